@@ -1,0 +1,180 @@
+"""The contract every tfvrc compressor follows.
+
+A compressor is a `tf.keras.Model` whose rate knob (`rate_range`, larger means
+more bits) is an input of every step: `call((x, rate))` gives the noisy
+reconstruction and bits per image, `train_step` draws rates from the family's
+training distribution, and `compress` / `decompress` are `tf.function`s with
+fixed input signatures that code one uint8 image.
+"""
+
+import hashlib
+
+import numpy as np
+import tensorflow as tf
+
+IMAGE_SPEC = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
+RATE_SPEC = tf.TensorSpec((), tf.float32, name="rate")
+SHAPE_SPEC = tf.TensorSpec((2,), tf.int32, name="shape")
+STRING_SPEC = tf.TensorSpec((1,), tf.string)
+
+
+class CompressionModel(tf.keras.Model):
+  """Base class: rate handling, the RD training loop and the coding signatures.
+
+  Subclasses set `family` and `num_strings`, and implement `forward` (training
+  and estimation), `encode` and `decode` (real bitstreams), `rate_range`,
+  `lmbda` and `sample_rates`.
+  """
+
+  family = None
+  num_strings = None
+
+  def __init__(self, name=None):
+    super().__init__(name=name or self.family)
+    self.compress = tf.function(
+        self._compress, input_signature=[IMAGE_SPEC, RATE_SPEC])
+    self.decompress = tf.function(
+        self._decompress,
+        input_signature=[SHAPE_SPEC, RATE_SPEC]
+        + [STRING_SPEC] * self.num_strings)
+
+  # --- The rate knob -------------------------------------------------------
+
+  @property
+  def rate_range(self):
+    """(lowest, highest) accepted rate, as Python floats."""
+    raise NotImplementedError
+
+  @property
+  def default_rate(self):
+    return self.rate_range[1]
+
+  def check_rate(self, rate):
+    """Raises ValueError naming the range when `rate` is outside it."""
+    lo, hi = self.rate_range
+    if not lo <= float(rate) <= hi:
+      raise ValueError(
+          f"rate {rate} is outside this model's range [{lo:g}, {hi:g}]")
+
+  def lmbda(self, rate):
+    """The Lagrange multiplier (bpp + lambda * MSE on 0..255) of each rate."""
+    raise NotImplementedError
+
+  def sample_rates(self, batch_size):
+    """Rates for one training batch, drawn from the family's distribution."""
+    raise NotImplementedError
+
+  def get_config(self):
+    """Constructor arguments; a zoo entry stores them beside the weights."""
+    raise NotImplementedError
+
+  # --- Training ------------------------------------------------------------
+
+  def forward(self, x, rate, training):
+    """Returns (reconstruction, bits per image) for a float batch in 0..255."""
+    raise NotImplementedError
+
+  def call(self, inputs, training=None):
+    x, rate = inputs
+    return self.forward(tf.cast(x, tf.float32), rate, bool(training))
+
+  def rd_terms(self, x, rate, training):
+    """Per-image bpp, MSE (0..255 scale) and the RD loss bpp + lambda * MSE."""
+    x = tf.cast(x, tf.float32)
+    x_hat, bits = self((x, rate), training=training)
+    num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[1:-1]), tf.float32)
+    bpp = bits / num_pixels
+    mse = tf.reduce_mean(tf.math.squared_difference(x, x_hat), axis=(1, 2, 3))
+    return bpp, mse, bpp + self.lmbda(rate) * mse
+
+  def compile(self, **kwargs):
+    super().compile(loss=None, metrics=None, **kwargs)
+    self.loss_metric = tf.keras.metrics.Mean(name="loss")
+    self.bpp_metric = tf.keras.metrics.Mean(name="bpp")
+    self.mse_metric = tf.keras.metrics.Mean(name="mse")
+    self.psnr_metric = tf.keras.metrics.Mean(name="psnr")
+
+  def _update_metrics(self, bpp, mse, loss):
+    self.loss_metric.update_state(loss)
+    self.bpp_metric.update_state(bpp)
+    self.mse_metric.update_state(mse)
+    self.psnr_metric.update_state(
+        10. * tf.math.log(255. ** 2 / tf.maximum(mse, 1e-10)) / tf.math.log(10.))
+    return {m.name: m.result() for m in (
+        self.loss_metric, self.bpp_metric, self.mse_metric, self.psnr_metric)}
+
+  def train_step(self, x):
+    rate = self.sample_rates(tf.shape(x)[0])
+    with tf.GradientTape() as tape:
+      bpp, mse, loss = self.rd_terms(x, rate, training=True)
+      # Keras sums gradients over replicas, so each replica takes its share.
+      replicas = tf.distribute.get_strategy().num_replicas_in_sync
+      scaled_loss = tf.reduce_mean(loss) / replicas
+    variables = self.trainable_variables
+    gradients = tape.gradient(scaled_loss, variables)
+    self.optimizer.apply_gradients(zip(gradients, variables))
+    return self._update_metrics(bpp, mse, loss)
+
+  def test_step(self, x):
+    rate = self.sample_rates(tf.shape(x)[0])
+    return self._update_metrics(*self.rd_terms(x, rate, training=False))
+
+  def predict_step(self, data):
+    raise NotImplementedError("use compress/decompress or reconstruct")
+
+  # --- Coding --------------------------------------------------------------
+
+  def build_coders(self):
+    """Builds the range-coding tables from the current weights (eagerly)."""
+    raise NotImplementedError
+
+  def encode(self, x, rate):
+    """Float batch of one image -> tuple of `num_strings` (1,) strings."""
+    raise NotImplementedError
+
+  def decode(self, shape, rate, strings):
+    """Inverse of `encode`: the float reconstruction, possibly padded."""
+    raise NotImplementedError
+
+  def quantized_forward(self, x, rate):
+    """The reconstruction and estimated bits that `encode`/`decode` realise."""
+    raise NotImplementedError
+
+  def _assert_rate(self, rate):
+    lo, hi = self.rate_range
+    return [tf.debugging.assert_greater_equal(rate, lo, "rate below range"),
+            tf.debugging.assert_less_equal(rate, hi, "rate above range")]
+
+  def _compress(self, image, rate):
+    with tf.control_dependencies(self._assert_rate(rate)):
+      x = tf.cast(image, tf.float32)[None]
+    return self.encode(x, tf.reshape(rate, [1]))
+
+  def _decompress(self, shape, rate, *strings):
+    with tf.control_dependencies(self._assert_rate(rate)):
+      x_hat = self.decode(shape, tf.reshape(rate, [1]), strings)
+    return to_uint8(x_hat[0, :shape[0], :shape[1], :])
+
+  @tf.function(input_signature=[IMAGE_SPEC, RATE_SPEC])
+  def reconstruct(self, image, rate):
+    """The decoded image and estimated bits, without range coding."""
+    x_hat, bits = self.quantized_forward(
+        tf.cast(image, tf.float32)[None], tf.reshape(rate, [1]))
+    shape = tf.shape(image)
+    return to_uint8(x_hat[0, :shape[0], :shape[1], :]), bits[0]
+
+  def weights_digest(self):
+    """8-byte SHA-256 prefix of the trained weights; files carry it."""
+    sha = hashlib.sha256()
+    for w in self.trainable_weights:
+      sha.update(np.ascontiguousarray(w.numpy(), np.float32).tobytes())
+    return sha.digest()[:8]
+
+
+def to_uint8(x):
+  return tf.saturate_cast(tf.round(x), tf.uint8)
+
+
+def latent_shape(image_shape, factor):
+  """Spatial shape of a latent `factor` times smaller (ceil division)."""
+  return -(-image_shape // factor)
