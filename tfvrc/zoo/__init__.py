@@ -59,3 +59,24 @@ def load_file(path):
   model.build_coders()
   model.zoo_meta = meta
   return model
+
+
+def load(name_or_path=None):
+  """A ready codec: a zoo name (default: DEFAULT_MODEL), a weights file, or a
+  SavedModel folder written by `tfvrc export`."""
+  name_or_path = name_or_path or DEFAULT_MODEL
+  if name_or_path in names():
+    model = load_file(path_of(name_or_path))
+    model.codec_name = name_or_path
+  elif os.path.isdir(name_or_path):
+    from tfvrc import export  # pylint: disable=import-outside-toplevel
+    return export.SavedModelCodec(name_or_path)
+  elif os.path.isfile(name_or_path):
+    model = load_file(name_or_path)
+    model.codec_name = os.path.splitext(os.path.basename(name_or_path))[0]
+  else:
+    raise ValueError(f"unknown model {name_or_path!r}: not a zoo name "
+                     f"({', '.join(names()) or 'none shipped'}), weights "
+                     "file or SavedModel folder")
+  model.digest = model.weights_digest()
+  return model

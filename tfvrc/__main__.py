@@ -1,0 +1,5 @@
+"""`python -m tfvrc` is the `tfvrc` command."""
+
+from tfvrc import cli
+
+cli.run()

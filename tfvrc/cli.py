@@ -1,0 +1,203 @@
+"""The `tfvrc` command: compress, decompress, info, models, demo, export, train.
+
+Every failure the user can cause (missing or unreadable input, a corrupt or
+foreign bitstream, a rate out of range, an output that exists) ends with one
+line on stderr and exit status 1; outputs are written atomically.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# pylint: disable=import-outside-toplevel  (TensorFlow loads only when needed)
+
+SAMPLE_IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "samples", "kodim23.png")
+
+
+def _read(path):
+  try:
+    with open(path, "rb") as f:
+      return f.read()
+  except FileNotFoundError:
+    raise FileNotFoundError(f"no such file: {path}") from None
+
+
+def _codec_for(data, model):
+  """The codec named by --model, or else by the file's header."""
+  from tfvrc import coding, zoo
+  if model is None:
+    name = coding.read_header(data).model_name
+    if name not in zoo.names():
+      raise ValueError(f"the file was written by model {name!r}, which is not "
+                       "in the zoo; pass --model with its weights or "
+                       "SavedModel")
+    model = name
+  return zoo.load(model)
+
+
+def cmd_compress(args):
+  from tfvrc import coding, io, metrics, zoo
+  output = args.output or args.input + ".tfvrc"
+  if os.path.exists(output) and not args.force:
+    raise FileExistsError(f"{output} exists (use --force to overwrite)")
+  image = io.read_image(args.input)
+  codec = zoo.load(args.model)
+  data = coding.encode(codec, image, args.rate)
+  io.atomic_write(output, data, force=args.force)
+  header = coding.read_header(data)
+  print(f"{output}: {len(data)} bytes, "
+        f"{metrics.bpp(len(data), image.shape):.4f} bpp, "
+        f"model {header.model_name}, rate {header.rate:g}")
+
+
+def cmd_decompress(args):
+  from tfvrc import coding, io
+  output = args.output or args.input + ".png"
+  if os.path.exists(output) and not args.force:
+    raise FileExistsError(f"{output} exists (use --force to overwrite)")
+  data = _read(args.input)
+  image = coding.decode(_codec_for(data, args.model), data)
+  io.write_image(output, image, force=args.force)
+  print(f"{output}: {image.shape[1]}x{image.shape[0]}")
+
+
+def cmd_info(args):
+  from tfvrc import bitstream
+  data = _read(args.file)
+  header, strings = bitstream.unpack(data)
+  pixels = header.height * header.width
+  print(f"model:   {header.model_name} (weights {header.weights_digest.hex()})")
+  print(f"rate:    {header.rate:g}")
+  print(f"image:   {header.width}x{header.height}")
+  print(f"layers:  {header.num_layers}")
+  print(f"payload: {len(strings)} strings, "
+        f"{', '.join(str(len(s)) for s in strings)} bytes")
+  print(f"size:    {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
+
+
+def cmd_models(args):
+  del args
+  import numpy as np
+  from tfvrc import models, zoo
+  for name in zoo.names():
+    meta = zoo.read_meta(zoo.path_of(name))
+    model = models.create(meta["family"], **meta["config"])
+    params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    lo, hi = model.rate_range
+    size = os.path.getsize(zoo.path_of(name)) / 2 ** 20
+    default = " (default)" if name == zoo.DEFAULT_MODEL else ""
+    print(f"{name}{default}: family={meta['family']} rate_range=[{lo:g}, "
+          f"{hi:g}] params={params} weights={size:.1f} MB "
+          f"steps={meta['steps']}")
+  for family, cls in sorted(models.FAMILIES.items()):
+    print(f"family {family}: {cls.__doc__.splitlines()[0]} "
+          "(train with `tfvrc train --model "
+          f"{family}`)")
+
+
+def cmd_demo(args):
+  import numpy as np
+  from tfvrc import coding, io, metrics, zoo
+  codec = zoo.load(args.model)
+  image = io.read_image(args.image)
+  lo, hi = codec.rate_range
+  rates = np.unique(np.linspace(lo, hi, args.rates).astype(np.float32))
+  os.makedirs(args.out, exist_ok=True)
+  print(f"model {codec.codec_name}, image {args.image} "
+        f"({image.shape[1]}x{image.shape[0]})")
+  print(f"{'rate':>10} {'bytes':>8} {'bpp':>7} {'PSNR':>7} {'MS-SSIM':>8}")
+  for i, rate in enumerate(rates):
+    data = coding.encode(codec, image, rate)
+    decoded = coding.decode(codec, data)
+    stem = os.path.join(args.out, f"demo-{i}")
+    io.atomic_write(stem + ".tfvrc", data, force=True)
+    io.write_image(stem + ".png", decoded, force=True)
+    print(f"{rate:>10.4g} {len(data):>8} "
+          f"{metrics.bpp(len(data), image.shape):>7.4f} "
+          f"{metrics.psnr(image, decoded):>7.2f} "
+          f"{metrics.ms_ssim(image, decoded):>8.4f}")
+  print(f"files in {args.out}/ (demo-*.tfvrc and their decoded demo-*.png)")
+
+
+def cmd_export(args):
+  from tfvrc import export, zoo
+  if os.path.exists(args.output) and not args.force:
+    raise FileExistsError(f"{args.output} exists (use --force to overwrite)")
+  export.export(zoo.load(args.model), args.output)
+  print(f"{args.output}: SavedModel with compress/decompress signatures")
+
+
+def cmd_train(args):
+  from absl import flags
+  from tfvrc import train
+  flags.FLAGS(["tfvrc train"] + args.flags)
+  train.train()
+
+
+def parser():
+  p = argparse.ArgumentParser(
+      prog="tfvrc", description="Variable-rate learned image compression.")
+  sub = p.add_subparsers(dest="command", required=True)
+
+  c = sub.add_parser("compress", help="image -> .tfvrc file")
+  c.add_argument("input", help="PNG or JPEG image")
+  c.add_argument("output", nargs="?", help="default: INPUT.tfvrc")
+  c.add_argument("--model", help="zoo name, weights file or SavedModel "
+                 "(default: the built-in default)")
+  c.add_argument("--rate", type=float, help="rate knob in the model's "
+                 "rate_range (larger = more bits; see `tfvrc models`)")
+  c.add_argument("--force", action="store_true", help="overwrite OUTPUT")
+  c.set_defaults(run=cmd_compress)
+
+  d = sub.add_parser("decompress", help=".tfvrc file -> image")
+  d.add_argument("input")
+  d.add_argument("output", nargs="?", help="default: INPUT.png")
+  d.add_argument("--model", help="default: the model named in the file")
+  d.add_argument("--force", action="store_true", help="overwrite OUTPUT")
+  d.set_defaults(run=cmd_decompress)
+
+  i = sub.add_parser("info", help="print a .tfvrc file's header")
+  i.add_argument("file")
+  i.set_defaults(run=cmd_info)
+
+  m = sub.add_parser("models", help="list the models and families")
+  m.set_defaults(run=cmd_models)
+
+  e = sub.add_parser("demo", help="code a sample image at a few rates")
+  e.add_argument("--image", default=SAMPLE_IMAGE)
+  e.add_argument("--model")
+  e.add_argument("--rates", type=int, default=4,
+                 help="rates spread over the model's range")
+  e.add_argument("--out", default="tfvrc-demo",
+                 help="folder for the demo files (replaced on each run)")
+  e.set_defaults(run=cmd_demo)
+
+  x = sub.add_parser("export", help="write a SavedModel")
+  x.add_argument("output")
+  x.add_argument("--model")
+  x.add_argument("--force", action="store_true")
+  x.set_defaults(run=cmd_export)
+
+  t = sub.add_parser("train", help="train a model (flags: python -m "
+                     "tfvrc.train --helpfull)", add_help=False)
+  t.add_argument("flags", nargs=argparse.REMAINDER)
+  t.set_defaults(run=cmd_train)
+  return p
+
+
+def main(argv=None):
+  args = parser().parse_args(argv)
+  from tfvrc import bitstream, io
+  try:
+    args.run(args)
+  except (OSError, ValueError, bitstream.BitstreamError, io.ImageError) as e:
+    print(f"tfvrc {args.command}: error: {e}", file=sys.stderr)
+    return 1
+  return 0
+
+
+def run():
+  sys.exit(main())

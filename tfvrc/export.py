@@ -1,0 +1,60 @@
+"""SavedModel export of a codec, and loading one back as a codec.
+
+The SavedModel is a plain `tf.Module`: `compress(image, rate)` and
+`decompress(shape, rate, *strings)` signatures plus the identity the file
+header needs (`model_name`, `weights_digest`, `rate_range`, `default_rate`,
+`num_strings`). It tracks the model's variables, including the range-coding
+tables, so no Python class is needed to load it: `tf.saved_model.load` after
+`import tensorflow_compression` (whose custom ops do the range coding).
+"""
+
+import tensorflow as tf
+
+
+class CodecModule(tf.Module):
+  """What `tfvrc export` saves."""
+
+  def __init__(self, model):
+    super().__init__(name="tfvrc_codec")
+    self.model_variables = list(model.variables)
+    self.model_name = tf.Variable(model.codec_name, trainable=False)
+    self.weights_digest = tf.Variable(model.digest, trainable=False)
+    self.rate_range = tf.Variable(model.rate_range, dtype=tf.float32,
+                                  trainable=False)
+    self.default_rate = tf.Variable(model.default_rate, dtype=tf.float32,
+                                    trainable=False)
+    self.num_strings = tf.Variable(model.num_strings, trainable=False)
+    self.compress = tf.function(
+        model.compress.python_function,
+        input_signature=model.compress.input_signature)
+    self.decompress = tf.function(
+        model.decompress.python_function,
+        input_signature=model.decompress.input_signature)
+
+
+def export(model, path):
+  """Writes `model` (coders built, identity set by `zoo.load`) to `path`."""
+  module = CodecModule(model)
+  tf.saved_model.save(module, path, signatures={
+      "compress": module.compress.get_concrete_function(),
+      "decompress": module.decompress.get_concrete_function()})
+
+
+class SavedModelCodec:
+  """A SavedModel written by `export`, with the codec interface of `coding`."""
+
+  def __init__(self, path):
+    import tensorflow_compression  # pylint: disable=import-outside-toplevel,unused-import
+    try:
+      self.module = tf.saved_model.load(path)
+      self.codec_name = self.module.model_name.numpy().decode()
+    except (OSError, ValueError, AttributeError) as e:
+      raise ValueError(f"{path} is not a tfvrc SavedModel ({e})") from None
+    self.digest = self.module.weights_digest.numpy()
+    self.rate_range = tuple(float(r) for r in self.module.rate_range.numpy())
+    self.default_rate = float(self.module.default_rate.numpy())
+    self.num_strings = int(self.module.num_strings.numpy())
+    self.compress = self.module.compress
+    self.decompress = self.module.decompress
+
+
