@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up chatter (CUDA probing) is not for CLI users.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # pylint: disable=import-outside-toplevel  (TensorFlow loads only when needed)
 
@@ -38,11 +39,16 @@ def _codec_for(data, model):
   return zoo.load(model)
 
 
+def _check_output(path, force):
+  """Fails before any work when the output exists (io re-checks at write)."""
+  if os.path.exists(path) and not force:
+    raise FileExistsError(f"{path} exists (use --force to overwrite)")
+
+
 def cmd_compress(args):
-  from tfvrc import coding, io, metrics, zoo
   output = args.output or args.input + ".tfvrc"
-  if os.path.exists(output) and not args.force:
-    raise FileExistsError(f"{output} exists (use --force to overwrite)")
+  _check_output(output, args.force)
+  from tfvrc import coding, io, metrics, zoo
   image = io.read_image(args.input)
   codec = zoo.load(args.model)
   data = coding.encode(codec, image, args.rate)
@@ -54,10 +60,9 @@ def cmd_compress(args):
 
 
 def cmd_decompress(args):
-  from tfvrc import coding, io
   output = args.output or args.input + ".png"
-  if os.path.exists(output) and not args.force:
-    raise FileExistsError(f"{output} exists (use --force to overwrite)")
+  _check_output(output, args.force)
+  from tfvrc import coding, io
   data = _read(args.input)
   image = coding.decode(_codec_for(data, args.model), data)
   io.write_image(output, image, force=args.force)
@@ -123,10 +128,20 @@ def cmd_demo(args):
 
 
 def cmd_export(args):
+  _check_output(args.output, args.force)
+  import shutil
+  import tempfile
   from tfvrc import export, zoo
-  if os.path.exists(args.output) and not args.force:
-    raise FileExistsError(f"{args.output} exists (use --force to overwrite)")
-  export.export(zoo.load(args.model), args.output)
+  codec = zoo.load(args.model)
+  folder = os.path.dirname(os.path.abspath(args.output))
+  staging = tempfile.mkdtemp(dir=folder, prefix=".tfvrc-export-")
+  try:
+    export.export(codec, staging)
+    if os.path.exists(args.output):
+      shutil.rmtree(args.output)
+    os.replace(staging, args.output)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
   print(f"{args.output}: SavedModel with compress/decompress signatures")
 
 

@@ -64,8 +64,11 @@ def decode(codec, data):
         tf.constant(header.rate, tf.float32),
         *[tf.constant([s]) for s in strings])
   except tf.errors.InvalidArgumentError as e:
+    reason = ("the range decoder's sanity check failed"
+              if "Sanity check failed" in e.message
+              else e.message.strip().splitlines()[-1])
     raise bitstream.BitstreamError(
-        f"the payload does not decode: {e.message.splitlines()[0]}") from None
+        f"the payload does not decode: {reason}") from None
   return image.numpy()
 
 

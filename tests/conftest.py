@@ -1,0 +1,48 @@
+"""Shared fixtures: the built-in model, the shipped sample, the Kodak set."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
+TRAIN = os.path.join(ROOT, "..", "shared", "data", "train")
+
+
+@pytest.fixture(scope="session")
+def model():
+  from tfvrc import zoo
+  return zoo.load()
+
+
+@pytest.fixture(scope="session")
+def sample():
+  from tfvrc import cli, io
+  return io.read_image(cli.SAMPLE_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def kodak():
+  """Sorted Kodak image paths; skips when ../shared/data/kodak is absent."""
+  if not os.path.isdir(KODAK):
+    pytest.skip(f"Kodak set not found at {KODAK}")
+  return sorted(os.path.join(KODAK, f) for f in os.listdir(KODAK)
+                if f.endswith(".png"))
+
+
+def random_image(height, width, seed=0):
+  """A smooth-ish random image (noise would be unrealistically expensive)."""
+  rng = np.random.default_rng(seed)
+  base = rng.integers(0, 256, (height // 4 + 2, width // 4 + 2, 3))
+  image = np.kron(base, np.ones((4, 4, 1)))[:height, :width]
+  return image.astype(np.uint8)
+
+
+def run_tfvrc(*args, cwd=None):
+  """Runs `python -m tfvrc ARGS` in a fresh process; returns CompletedProcess."""
+  return subprocess.run([sys.executable, "-m", "tfvrc", *args], cwd=cwd,
+                        capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, PYTHONPATH=ROOT))

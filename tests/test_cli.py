@@ -1,0 +1,95 @@
+"""The `tfvrc` command end to end, in fresh processes, as a user runs it."""
+
+import os
+
+from PIL import Image
+import pytest
+
+from conftest import run_tfvrc
+from tfvrc import cli
+
+
+def assert_clean_error(result, message):
+  assert result.returncode == 1, result.stderr
+  assert message in result.stderr
+  assert "Traceback" not in result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.fixture(scope="module")
+def compressed(tmp_path_factory):
+  """The shipped sample compressed once with the CLI."""
+  folder = tmp_path_factory.mktemp("cli")
+  out = folder / "kodim23.tfvrc"
+  result = run_tfvrc("compress", cli.SAMPLE_IMAGE, str(out))
+  assert result.returncode == 0, result.stderr
+  assert "bpp" in result.stdout
+  return out
+
+
+def test_compress_decompress_info(compressed, tmp_path):
+  decoded = tmp_path / "decoded.png"
+  result = run_tfvrc("decompress", str(compressed), str(decoded))
+  assert result.returncode == 0, result.stderr
+  assert Image.open(decoded).size == (768, 512)
+  info = run_tfvrc("info", str(compressed))
+  assert info.returncode == 0
+  assert "image:   768x512" in info.stdout
+  assert "hyperprior" in info.stdout
+
+
+def test_existing_output_needs_force(compressed, tmp_path):
+  target = tmp_path / "decoded.png"
+  target.write_bytes(b"keep me")
+  result = run_tfvrc("decompress", str(compressed), str(target))
+  assert_clean_error(result, "exists (use --force")
+  assert target.read_bytes() == b"keep me"
+  result = run_tfvrc("decompress", str(compressed), str(target), "--force")
+  assert result.returncode == 0, result.stderr
+  assert Image.open(target).size == (768, 512)
+
+
+def test_corrupt_truncated_and_foreign_bitstreams(compressed, tmp_path):
+  data = compressed.read_bytes()
+  cases = {
+      "flipped.tfvrc": (data[:200] + bytes([data[200] ^ 1]) + data[201:],
+                        "checksum mismatch"),
+      "cut.tfvrc": (data[:len(data) // 2], "truncated"),
+      "image.tfvrc": (open(cli.SAMPLE_IMAGE, "rb").read()[:4096],
+                      "bad magic"),
+  }
+  for name, (content, message) in cases.items():
+    (tmp_path / name).write_bytes(content)
+    result = run_tfvrc("decompress", str(tmp_path / name),
+                       str(tmp_path / (name + ".png")))
+    assert_clean_error(result, message)
+    assert not (tmp_path / (name + ".png")).exists()
+
+
+def test_bad_inputs_to_compress(tmp_path):
+  (tmp_path / "notes.png").write_text("hello")
+  for args, message in [
+      ((str(tmp_path / "missing.png"),), "no such file"),
+      ((str(tmp_path / "notes.png"),), "not a readable image"),
+      ((cli.SAMPLE_IMAGE, str(tmp_path / "o.tfvrc"), "--rate", "1000"),
+       "outside the range"),
+      ((cli.SAMPLE_IMAGE, str(tmp_path / "o.tfvrc"), "--model", "nope"),
+       "unknown model"),
+  ]:
+    assert_clean_error(run_tfvrc("compress", *args), message)
+  assert sorted(os.listdir(tmp_path)) == ["notes.png"]
+
+
+def test_models_lists_the_default_with_its_range():
+  result = run_tfvrc("models")
+  assert result.returncode == 0, result.stderr
+  line = next(l for l in result.stdout.splitlines() if "(default)" in l)
+  assert "rate_range=[" in line and "params=" in line
+
+
+def test_demo_writes_files_and_reports(tmp_path):
+  result = run_tfvrc("demo", "--out", str(tmp_path / "demo"))
+  assert result.returncode == 0, result.stderr
+  assert "PSNR" in result.stdout
+  assert (tmp_path / "demo" / "demo-0.tfvrc").exists()
+  assert (tmp_path / "demo" / "demo-0.png").exists()
