@@ -66,34 +66,60 @@ def decode(path, downsample):
   return image
 
 
+def decoded_images(files, downsample):
+  """Dataset of the decoded `files`; one TF cannot decode is dropped (logged).
+
+  Pillow's pre-scan only reads headers, so a truncated or damaged body first
+  fails here, and must not stop a long run.
+  """
+  dataset = tf.data.Dataset.from_tensor_slices(files)
+  return dataset.map(lambda f: decode(f, downsample),
+                     num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(
+                         log_warning=True)
+
+
 def training_dataset(source, patch_size, batch_size, downsample=False,
-                     seed=None, input_context=None):
+                     seed=None, input_context=None, skip_batches=0):
   """Endless batches of random `patch_size` crops (float32, 0..255).
 
   `batch_size` is per replica when `input_context` is given (the strategy's
   `distribute_datasets_from_function`), which also shards files per worker.
+  With a `seed`, the image order and the crops are a fixed sequence, and
+  `skip_batches` continues it where a resumed run left off (skipped batches
+  are not cropped).
   """
   files = usable_images(list_images(source), patch_size, downsample)
-  dataset = tf.data.Dataset.from_tensor_slices(files)
-  if input_context is not None and input_context.num_input_pipelines > 1:
-    dataset = dataset.shard(input_context.num_input_pipelines,
-                            input_context.input_pipeline_id)
-  dataset = dataset.map(lambda f: decode(f, downsample),
-                        num_parallel_calls=tf.data.AUTOTUNE).cache()
-  dataset = dataset.shuffle(len(files), seed=seed,
-                            reshuffle_each_iteration=True).repeat()
+  if input_context is not None:
+    files = files[input_context.input_pipeline_id::
+                  input_context.num_input_pipelines]
+  if not files:
+    raise ValueError("fewer usable images than workers: this worker has none")
+  images = decoded_images(files, downsample).cache()
+  images = images.shuffle(len(files), seed=seed,
+                          reshuffle_each_iteration=True).repeat()
+  # A stateless crop seed per image: a stateful random op in a parallel map
+  # would hand out its numbers in whatever order the calls run.
+  crop_seeds = tf.data.Dataset.random(seed=seed).batch(2)
+  dataset = tf.data.Dataset.zip((images, crop_seeds)).skip(
+      skip_batches * batch_size)
   dataset = dataset.map(
-      lambda im: tf.cast(tf.image.random_crop(
-          im, (patch_size, patch_size, 3), seed=seed), tf.float32),
+      lambda im, s: tf.cast(tf.image.stateless_random_crop(
+          im, (patch_size, patch_size, 3), seed=s), tf.float32),
       num_parallel_calls=tf.data.AUTOTUNE)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(
       tf.data.AUTOTUNE)
 
 
 def validation_dataset(source, patch_size, batch_size, max_images=None):
-  """Fixed centre crops of the first `max_images` usable images."""
+  """Fixed centre crops of the first `max_images` usable images.
+
+  Under a multi-worker strategy each worker evaluates its share of the batches.
+  """
   files = usable_images(list_images(source), patch_size, False)[:max_images]
-  dataset = tf.data.Dataset.from_tensor_slices(files)
-  dataset = dataset.map(lambda f: tf.cast(tf.image.resize_with_crop_or_pad(
-      decode(f, False), patch_size, patch_size), tf.float32))
-  return dataset.batch(batch_size).cache()
+  dataset = decoded_images(files, False).map(
+      lambda im: tf.cast(tf.image.resize_with_crop_or_pad(
+          im, patch_size, patch_size), tf.float32))
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.batch(batch_size).cache().with_options(options)

@@ -27,3 +27,116 @@ def ms_ssim(reference, decoded):
   a = tf.cast(reference, tf.float32)
   b = tf.cast(decoded, tf.float32)
   return float(tf.image.ssim_multiscale(a, b, max_val=255.))
+
+
+def msssim_db(value):
+  """MS-SSIM as -10 log10(1 - value), the dB scale RD plots use near 1."""
+  return -10. * np.log10(1. - np.asarray(value, np.float64))
+
+
+# --- Bjøntegaard deltas --------------------------------------------------------
+#
+# As in the VCEG/JVET tools with piecewise cubic interpolation: each curve is
+# interpolated with PCHIP (log-rate against quality for BD-rate, quality
+# against log-rate for BD-PSNR), the difference is integrated over the range
+# both curves cover and divided by its length.
+
+
+def rd_points(curve, metric="psnr-rgb"):
+  """An (N, 2) float array of (bpp, quality): from (bpp, quality) pairs, or a
+  dict with "bpp" and `metric` lists (a CompressAI "results" dict or a whole
+  results file)."""
+  if isinstance(curve, dict):
+    results = curve.get("results", curve)
+    name = curve.get("name", "the curve")
+    if "bpp" not in results or metric not in results:
+      have = ", ".join(k for k in results if k != "bpp") or "nothing"
+      raise ValueError(f"{name} has no bpp and {metric} values (it has: "
+                       f"{have})")
+    if len(results["bpp"]) != len(results[metric]):
+      raise ValueError(f"{name} has {len(results['bpp'])} bpp values but "
+                       f"{len(results[metric])} {metric} values")
+    curve = list(zip(results["bpp"], results[metric]))
+  points = np.asarray(curve, np.float64).reshape(-1, 2) if len(curve) else (
+      np.zeros((0, 2)))
+  if not np.all(np.isfinite(points)):
+    raise ValueError("an RD curve has NaN or infinite values")
+  if np.any(points[:, 0] <= 0):
+    raise ValueError("an RD curve has a bpp <= 0")
+  return points
+
+
+def _interpolator(x, y, what):
+  from scipy import interpolate  # pylint: disable=import-outside-toplevel
+  order = np.argsort(x)
+  x, y = x[order], y[order]
+  if np.any(np.diff(x) == 0):
+    raise ValueError(f"an RD curve has two points with the same {what}")
+  return interpolate.PchipInterpolator(x, y, extrapolate=False)
+
+
+def _curves(anchor, test, metric):
+  curves = []
+  for label, curve in (("anchor", anchor), ("test", test)):
+    points = rd_points(curve, metric)
+    if len(points) < 2:
+      raise ValueError(f"the {label} curve has {len(points)} point(s); "
+                       "Bjøntegaard deltas need at least 2")
+    curves.append(points)
+  return curves
+
+
+def _mean_gap(anchor_xy, test_xy, what):
+  """Mean of test(x) - anchor(x) over the x range both curves cover."""
+  (xa, ya), (xt, yt) = anchor_xy, test_xy
+  lo, hi = max(xa.min(), xt.min()), min(xa.max(), xt.max())
+  if not lo < hi:
+    raise ValueError(
+        f"the curves do not overlap in {what}: anchor {xa.min():.4g} to "
+        f"{xa.max():.4g}, test {xt.min():.4g} to {xt.max():.4g}")
+  integral = (_interpolator(xt, yt, what).integrate(lo, hi)
+              - _interpolator(xa, ya, what).integrate(lo, hi))
+  return float(integral / (hi - lo))
+
+
+def bd_rate(anchor, test, metric="psnr-rgb"):
+  """Bjøntegaard delta rate (%): test's mean rate change against the anchor
+  at equal quality (negative: test needs fewer bits). Curves as `rd_points`
+  takes them."""
+  a, t = _curves(anchor, test, metric)
+  gap = _mean_gap((a[:, 1], np.log(a[:, 0])), (t[:, 1], np.log(t[:, 0])),
+                  "quality")
+  return float(np.expm1(gap) * 100.)
+
+
+def bd_psnr(anchor, test, metric="psnr-rgb"):
+  """Bjøntegaard delta quality: test's mean quality change against the anchor
+  at equal rate, in the metric's unit (dB for PSNR)."""
+  a, t = _curves(anchor, test, metric)
+  return _mean_gap((np.log(a[:, 0]), a[:, 1]), (np.log(t[:, 0]), t[:, 1]),
+                   "bpp")
+
+
+def _at(anchor, x, what, values):
+  """The anchor's PCHIP interpolant at `x`; ValueError outside its range."""
+  xa, ya = values
+  if not xa.min() <= x <= xa.max():
+    raise ValueError(f"{what} {x:.4g} is outside the anchor's range "
+                     f"{xa.min():.4g} to {xa.max():.4g}")
+  del anchor
+  return float(_interpolator(xa, ya, what)(x))
+
+
+def rate_change_at(anchor, bpp, quality, metric="psnr-rgb"):
+  """BD-rate's one-point form (%): the rate change of a single (bpp, quality)
+  point against the anchor curve at the same quality."""
+  a = _curves(anchor, [(bpp, quality)] * 2, metric)[0]
+  log_rate = _at(anchor, quality, "quality", (a[:, 1], np.log(a[:, 0])))
+  return float(np.expm1(np.log(bpp) - log_rate) * 100.)
+
+
+def quality_change_at(anchor, bpp, quality, metric="psnr-rgb"):
+  """BD-PSNR's one-point form: the quality change of a single (bpp, quality)
+  point against the anchor curve at the same rate."""
+  a = _curves(anchor, [(bpp, quality)] * 2, metric)[0]
+  return quality - _at(anchor, np.log(bpp), "bpp", (np.log(a[:, 0]), a[:, 1]))

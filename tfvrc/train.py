@@ -1,20 +1,26 @@
 """Trains any tfvrc model family: `python -m tfvrc.train --flagfile=...`.
 
-Keras `fit` under a `tf.distribute` strategy, resumable (BackupAndRestore keeps
-the step count across a kill), with TensorBoard logs. Range-coding tables are
-built after training, outside the strategy scope, and the weights are written
-in the zoo format (plus a SavedModel with `--export`).
+Keras `fit` under a `tf.distribute` strategy, resumable mid-epoch
+(BackupAndRestore every --checkpoint_every steps keeps the step count across a
+kill, and a seeded input continues where it stopped), with TensorBoard logs.
+Range-coding tables are built after training, outside the strategy scope, and
+the weights are written in the zoo format (plus a SavedModel with `--export`).
+Only the chief worker writes files that outlive the run.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 
 from absl import app
 from absl import flags
 from absl import logging
+import numpy as np
 import tensorflow as tf
 
 from tfvrc import data
+from tfvrc import export
 from tfvrc import models
 from tfvrc import zoo
 
@@ -41,23 +47,46 @@ flags.DEFINE_float("lr_decay_factor", 0.5, "Learning-rate decay factor.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored",
                                           "multi_worker"],
                   "tf.distribute strategy; multi_worker reads TF_CONFIG.")
-flags.DEFINE_string("out", "/tmp/tfvrc_train", "Output directory.")
+flags.DEFINE_integer("cpu_replicas", 1, "Split the CPU into this many "
+                     "logical devices, each a replica of --strategy mirrored "
+                     "(distributed training without GPUs, e.g. to test it).",
+                     lower_bound=1)
+flags.DEFINE_string("out", "/tmp/tfvrc_train", "Output directory (on a "
+                    "cluster: the same shared folder for every worker).")
 flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints.")
 flags.DEFINE_bool("export", False, "Write a SavedModel to OUT/saved_model.")
+flags.DEFINE_string("name", None, "Model name the SavedModel stores (and "
+                    "puts in every file it writes); default: the family.")
+flags.DEFINE_integer("rate_points", 3, "Rates, spread over the model's "
+                     "rate_range, at which TensorBoard gets bpp, PSNR and a "
+                     "reconstruction every epoch (a fixed-rate model has one).",
+                     lower_bound=1)
 flags.DEFINE_bool("mixed_precision", False, "bfloat16 compute (CPU) / "
                   "float16 (GPU) for the transforms.")
 flags.DEFINE_bool("jit", False, "XLA-compile the training step.")
 flags.DEFINE_integer("seed", None, "Seed for weights, data order and crops.")
 flags.DEFINE_integer("verbose", 2, "Keras verbosity: 1 progress bar, "
                      "2 one line per epoch.")
+flags.DEFINE_string("dump_weights", None, "Debug: every worker writes each "
+                    "local replica's copy of the final weights (float32) to "
+                    "this .npz, to check that they agree.")
 
 
 def make_strategy(name):
   if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
+    devices = (tf.config.list_logical_devices("GPU")
+               or tf.config.list_logical_devices("CPU"))
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
   if name == "multi_worker":
     return tf.distribute.MultiWorkerMirroredStrategy()
   return tf.distribute.get_strategy()
+
+
+def split_cpu(replicas):
+  """Makes `replicas` logical CPUs; must run before TF initialises."""
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
 
 
 def learning_rate():
@@ -70,12 +99,62 @@ def learning_rate():
       boundaries, values)
 
 
-def is_chief(strategy):
-  resolver = getattr(strategy, "cluster_resolver", None)
-  if resolver is None or not resolver.task_type:
-    return True
-  return resolver.task_type == "chief" or (
-      resolver.task_type == "worker" and resolver.task_id == 0)
+def backed_up_step(backup_dir):
+  """Steps done at the last BackupAndRestore checkpoint (0 without one)."""
+  # Keras keeps the checkpoint every worker restores from in `chief`.
+  path = tf.train.latest_checkpoint(os.path.join(backup_dir, "chief"))
+  if path is None:
+    return 0
+  return int(tf.train.load_checkpoint(path).get_tensor(
+      "train_counter/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def save_weights(model, path):
+  """Writes the zoo file atomically, so a kill never leaves half of one."""
+  staging = path + ".partial.npz"
+  zoo.save(model, staging, steps=int(model.optimizer.iterations.numpy()),
+           notes=" ".join(sys.argv[1:]))
+  os.replace(staging, path)
+
+
+def export_saved_model(weights_path, path, name):
+  """Exports the weights file (so the SavedModel has its float16-rounded
+  weights and digest, and decodes what `--model weights.npz` encodes)."""
+  codec = zoo.load_file(weights_path)
+  codec.codec_name = name
+  codec.digest = codec.weights_digest()
+  staging = tempfile.mkdtemp(dir=os.path.dirname(path),
+                             prefix=".saved_model-")
+  try:
+    export.export(codec, staging)
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(staging, path)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def dump_weights(model, strategy, path):
+  np.savez(path, **{
+      f"r{r}_w{i:03d}": v.numpy()
+      for i, w in enumerate(model.trainable_weights)
+      for r, v in enumerate(strategy.experimental_local_results(w))})
+
+
+class Backup(tf.keras.callbacks.BackupAndRestore):
+  """BackupAndRestore that keeps the last checkpoint from before a NaN loss
+  (TerminateOnNaN, earlier in the list, has stopped training by then)."""
+
+  def on_train_batch_end(self, batch, logs=None):
+    if not self.model.stop_training:
+      super().on_train_batch_end(batch, logs)
+
+
+class StartLog(tf.keras.callbacks.Callback):
+  """Logs the step training starts from (after BackupAndRestore restored)."""
+
+  def on_train_begin(self, logs=None):
+    logging.info("training from step %d to %d",
+                 int(self.model.optimizer.iterations.numpy()), FLAGS.steps)
 
 
 class WeightsSnapshot(tf.keras.callbacks.Callback):
@@ -86,9 +165,41 @@ class WeightsSnapshot(tf.keras.callbacks.Callback):
     self.path = path
 
   def on_epoch_end(self, epoch, logs=None):
-    zoo.save(self.model, self.path,
-             steps=int(self.model.optimizer.iterations.numpy()),
-             notes=" ".join(sys.argv[1:]))
+    if not self.model.stop_training:
+      save_weights(self.model, self.path)
+
+
+class RatePoints(tf.keras.callbacks.Callback):
+  """TensorBoard, every epoch: bpp, PSNR and RD loss of fixed images at a few
+  rates over the model's `rate_range`, and one reconstruction per rate, so a
+  variable-rate model shows each point of its RD curve."""
+
+  def __init__(self, images, log_dir, num_rates):
+    super().__init__()
+    self.images = images
+    self.num_rates = num_rates
+    self.writer = tf.summary.create_file_writer(log_dir)
+
+  def on_epoch_end(self, epoch, logs=None):
+    lo, hi = self.model.rate_range
+    rates = np.unique(np.linspace(lo, hi, self.num_rates, dtype=np.float32))
+    with self.writer.as_default(step=self.model.optimizer.iterations.numpy()):
+      for rate in rates:
+        tag = f"rate_{rate:.4g}"
+        batch_rates = tf.fill([tf.shape(self.images)[0]], rate)
+        bpp, mse, loss = self.model.rd_terms(self.images, batch_rates,
+                                             training=False)
+        psnr = 10. * tf.math.log(255. ** 2 / tf.maximum(mse, 1e-10)) / (
+            tf.math.log(10.))
+        tf.summary.scalar(f"bpp/{tag}", tf.reduce_mean(bpp))
+        tf.summary.scalar(f"psnr/{tag}", tf.reduce_mean(psnr))
+        tf.summary.scalar(f"loss/{tag}", tf.reduce_mean(loss))
+        x_hat, _ = self.model((self.images[:1], batch_rates[:1]),
+                              training=False)
+        side_by_side = tf.concat([self.images[:1], x_hat], axis=2)
+        tf.summary.image(f"original_reconstruction/{tag}",
+                         tf.saturate_cast(tf.round(side_by_side), tf.uint8))
+    self.writer.flush()
 
 
 def model_config():
@@ -100,19 +211,28 @@ def train():
   """Runs the whole job; returns the trained model (coders built)."""
   if FLAGS.steps % FLAGS.steps_per_epoch:
     raise app.UsageError("--steps must be a multiple of --steps_per_epoch")
+  if FLAGS.cpu_replicas > 1:
+    split_cpu(FLAGS.cpu_replicas)
+  strategy = make_strategy(FLAGS.strategy)
+  replicas = strategy.num_replicas_in_sync
+  chief = strategy.extended.should_checkpoint
+  logging.info("%s strategy: %d replicas in sync, %s worker",
+               FLAGS.strategy, replicas, "chief" if chief else "non-chief")
   if FLAGS.seed is not None:
     tf.keras.utils.set_random_seed(FLAGS.seed)
   if FLAGS.mixed_precision:
     tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
-  strategy = make_strategy(FLAGS.strategy)
-  per_replica = FLAGS.batch_size // strategy.num_replicas_in_sync
-  if per_replica * strategy.num_replicas_in_sync != FLAGS.batch_size:
+  per_replica = FLAGS.batch_size // replicas
+  if per_replica * replicas != FLAGS.batch_size:
     raise app.UsageError("--batch_size must divide among the "
-                         f"{strategy.num_replicas_in_sync} replicas")
+                         f"{replicas} replicas")
+  backup_dir = os.path.join(FLAGS.out, "backup")
+  start = backed_up_step(backup_dir)
   train_data = strategy.distribute_datasets_from_function(
       lambda ctx: data.training_dataset(
           FLAGS.data, FLAGS.patch_size, per_replica,
-          downsample=FLAGS.downsample, seed=FLAGS.seed, input_context=ctx))
+          downsample=FLAGS.downsample, seed=FLAGS.seed, input_context=ctx,
+          skip_batches=start * replicas // ctx.num_input_pipelines))
   val_data = None
   if FLAGS.val_data:
     val_data = data.validation_dataset(FLAGS.val_data, FLAGS.patch_size,
@@ -124,8 +244,16 @@ def train():
                   jit_compile=FLAGS.jit)
 
   os.makedirs(FLAGS.out, exist_ok=True)
-  weights_path = os.path.join(FLAGS.out, "weights")
-  snapshots = [WeightsSnapshot(weights_path)] if is_chief(strategy) else []
+  weights_path = os.path.join(FLAGS.out, "weights.npz")
+  log_dir = os.path.join(FLAGS.out, "logs")
+  chief_only = []
+  if chief:
+    rate_images = next(iter(data.validation_dataset(
+        FLAGS.val_data or FLAGS.data, FLAGS.patch_size, FLAGS.batch_size,
+        FLAGS.val_images)))
+    chief_only = [WeightsSnapshot(weights_path),
+                  RatePoints(rate_images, os.path.join(log_dir, "rates"),
+                             FLAGS.rate_points)]
   model.fit(
       train_data,
       epochs=FLAGS.steps // FLAGS.steps_per_epoch,
@@ -134,17 +262,28 @@ def train():
       verbose=FLAGS.verbose,
       callbacks=[
           tf.keras.callbacks.TerminateOnNaN(),
-          tf.keras.callbacks.BackupAndRestore(
-              os.path.join(FLAGS.out, "backup"),
-              save_freq=FLAGS.checkpoint_every, delete_checkpoint=False),
-          tf.keras.callbacks.TensorBoard(os.path.join(FLAGS.out, "logs"),
-                                         update_freq="epoch"),
-      ] + snapshots)
-  model.build_coders()
+          Backup(backup_dir, save_freq=FLAGS.checkpoint_every,
+                 delete_checkpoint=False),
+          StartLog(),
+          # Non-chief workers log to temporary folders that Keras removes.
+          tf.keras.callbacks.TensorBoard(log_dir, update_freq="epoch"),
+      ] + chief_only)
   steps = int(model.optimizer.iterations.numpy())
-  if is_chief(strategy):
-    zoo.save(model, weights_path, steps=steps, notes=" ".join(sys.argv[1:]))
-    logging.info("trained %d steps; weights in %s.npz", steps, weights_path)
+  if steps < FLAGS.steps:
+    raise RuntimeError(f"training stopped at step {steps} of {FLAGS.steps} "
+                       "(NaN loss or no input); no weights written, the last "
+                       f"checkpoint in {backup_dir} is from before")
+  # The codec (coding tables, export) computes in float32.
+  tf.keras.mixed_precision.set_global_policy("float32")
+  model.build_coders()
+  if FLAGS.dump_weights:
+    dump_weights(model, strategy, FLAGS.dump_weights)
+  if chief:
+    save_weights(model, weights_path)
+    logging.info("trained %d steps; weights in %s", steps, weights_path)
+    if FLAGS.export:
+      export_saved_model(weights_path, os.path.join(FLAGS.out, "saved_model"),
+                         FLAGS.name or model.family)
   return model
 
 

@@ -8,6 +8,7 @@ when range coding.
 
 import math
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
@@ -30,7 +31,36 @@ def conditional_model(compression):
       compression=compression)
 
 
-def factorized_model(prior, compression):
-  """Factorized model for the hyper-latent, over a `NoisyDeepFactorized` prior."""
+def factorized_model(prior, quantization_offset=None):
+  """Factorized model of the hyper-latent for training and bit estimates.
+
+  Pass the coder's `quantization_offset` to quantize exactly as it does.
+  """
   return tfc.ContinuousBatchedEntropyModel(
-      prior, coding_rank=3, compression=compression)
+      prior, coding_rank=3, compression=False,
+      quantization_offset=quantization_offset)
+
+
+def factorized_coder(prior, tables=None):
+  """Range coder of the hyper-latent.
+
+  Building its tables searches the prior's tails (seconds), so published
+  models store them: `tables` is what `factorized_tables` returned for the
+  same weights.
+  """
+  if tables is None:
+    return tfc.ContinuousBatchedEntropyModel(prior, coding_rank=3,
+                                             compression=True)
+  return tfc.ContinuousBatchedEntropyModel(
+      prior_shape=prior.batch_shape, coding_rank=3, compression=True,
+      cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
+      quantization_offset=tables["quantization_offset"])
+
+
+def factorized_tables(coder):
+  """The arrays `factorized_coder` needs to rebuild `coder` without a search."""
+  offset = coder.quantization_offset
+  return dict(cdf=coder.cdf.numpy(), cdf_offset=coder.cdf_offset.numpy(),
+              quantization_offset=(np.zeros(coder.prior_shape, np.float32)
+                                   if offset is None else
+                                   np.asarray(offset, np.float32)))

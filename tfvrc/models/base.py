@@ -124,8 +124,13 @@ class CompressionModel(tf.keras.Model):
 
   # --- Coding --------------------------------------------------------------
 
-  def build_coders(self):
-    """Builds the range-coding tables from the current weights (eagerly)."""
+  def build_coders(self, tables=None):
+    """Builds the range coders from the current weights (eagerly), or from
+    `tables` that `coder_tables` returned for these weights."""
+    raise NotImplementedError
+
+  def coder_tables(self):
+    """Arrays that rebuild the coders quickly (see `zoo.publish`)."""
     raise NotImplementedError
 
   def encode(self, x, rate):

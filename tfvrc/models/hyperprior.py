@@ -36,8 +36,11 @@ class MeanScaleHyperprior(base.CompressionModel):
     self.build_variables()
 
   def build_variables(self):
-    """Creates every variable with one small forward pass."""
-    self((tf.zeros((1, 64, 64, 3)), self.sample_rates(1)), training=True)
+    """Creates every variable from the input shapes (no forward pass)."""
+    self.analysis_transform.build((None, None, None, 3))
+    self.synthesis_transform.build((None, None, None, self.latent_depth))
+    self.hyper_analysis_transform.build((None, None, None, self.latent_depth))
+    self.hyper_synthesis_transform.build((None, None, None, self.num_filters))
 
   def get_config(self):
     return dict(lmbda=self._lmbda, num_filters=self.num_filters,
@@ -81,7 +84,7 @@ class MeanScaleHyperprior(base.CompressionModel):
 
   def forward(self, x, rate, training):
     conditional = gaussian.conditional_model(compression=False)
-    side = gaussian.factorized_model(self.hyperprior, compression=False)
+    side = gaussian.factorized_model(self.hyperprior)
     y = self.analysis(x, rate)
     z = self.hyper_analysis(y, rate)
     z_hat, side_bits = side(z, training=training)
@@ -91,15 +94,19 @@ class MeanScaleHyperprior(base.CompressionModel):
 
   # --- Coding --------------------------------------------------------------
 
-  def build_coders(self):
+  def build_coders(self, tables=None):
     self.conditional_coder = gaussian.conditional_model(compression=True)
-    self.side_coder = gaussian.factorized_model(
-        self.hyperprior, compression=True)
+    self.side_coder = gaussian.factorized_coder(self.hyperprior, tables)
+
+  def coder_tables(self):
+    return gaussian.factorized_tables(self.side_coder)
 
   def quantized_forward(self, x, rate):
     y = self.analysis(x, rate)
     z = self.hyper_analysis(y, rate)
-    z_hat, side_bits = self.side_coder(z, training=False)
+    side = gaussian.factorized_model(self.hyperprior,
+                                     self.side_coder.quantization_offset)
+    z_hat, side_bits = side(z, training=False)
     means, indexes = self.hyper_synthesis(z_hat, rate, tf.shape(y)[1:3])
     y_hat, bits = self.conditional_coder(y, indexes, loc=means, training=False)
     return self.synthesis(y_hat, rate), bits + side_bits

@@ -1,8 +1,10 @@
 """Shipped trained models, and the weights file format the trainer writes.
 
 A zoo entry is one `.npz` file: the trainable weights in model order (float16;
-the model computes in float32) and a `meta` JSON record with the family, the
-constructor config, the number of training steps and how it was trained.
+the model computes in float32), a `meta` JSON record with the family, the
+constructor config, the number of training steps and how it was trained, and,
+in published entries, the range-coding tables of exactly those weights (so
+loading skips the seconds-long table search).
 """
 
 import json
@@ -25,14 +27,28 @@ def path_of(name):
   return os.path.join(ZOO_DIR, name + ".npz")
 
 
-def save(model, path, steps, notes="", dtype=np.float16):
-  """Writes `model`'s weights and config to `path` (+ .npz)."""
+def save(model, path, steps, notes="", tables=None):
+  """Writes `model`'s weights (float16) and config to `path` (+ .npz)."""
   meta = dict(family=model.family, config=model.get_config(), steps=steps,
               notes=notes)
-  arrays = {f"w{i:03d}": w.numpy().astype(dtype)
+  arrays = {f"w{i:03d}": w.numpy().astype(np.float16)
             for i, w in enumerate(model.trainable_weights)}
+  arrays.update({f"table_{k}": v for k, v in (tables or {}).items()})
   arrays["meta"] = np.array(json.dumps(meta))
   np.savez(path if path.endswith(".npz") else path + ".npz", **arrays)
+
+
+def publish(weights_path, name):
+  """Adds a trained weights file to the zoo as `name`, with its coder tables.
+
+  The tables are built from the float16 weights every user loads, so
+  encoder and decoder share them exactly.
+  """
+  model = load_file(weights_path)
+  meta = model.zoo_meta
+  save(model, path_of(name), meta["steps"], meta["notes"],
+       tables=model.coder_tables())
+  return path_of(name)
 
 
 def read_meta(path):
@@ -45,7 +61,9 @@ def load_file(path):
   try:
     with np.load(path) as f:
       meta = json.loads(str(f["meta"]))
-      values = [f[f"w{i:03d}"] for i in range(len(f.files) - 1)]
+      values = [f[k] for k in sorted(f.files) if k.startswith("w")]
+      tables = {k[len("table_"):]: f[k] for k in f.files
+                if k.startswith("table_")}
   except (OSError, ValueError, KeyError) as e:
     raise ValueError(f"{path} is not a tfvrc weights file ({e})") from e
   model = models.create(meta["family"], **meta["config"])
@@ -56,7 +74,7 @@ def load_file(path):
                      f"config {meta['config']}")
   for w, v in zip(weights, values):
     w.assign(v.astype(np.float32))
-  model.build_coders()
+  model.build_coders(tables or None)
   model.zoo_meta = meta
   return model
 
