@@ -200,6 +200,11 @@ def parser():
                      "tfvrc.train --helpfull)", add_help=False)
   t.add_argument("flags", nargs=argparse.REMAINDER)
   t.set_defaults(run=cmd_train)
+
+  from tfvrc import codecs, evaluate, plot
+  evaluate.add_parsers(sub)
+  codecs.add_parsers(sub)
+  plot.add_parsers(sub)
   return p
 
 

@@ -34,12 +34,12 @@ def msssim_db(value):
   return -10. * np.log10(1. - np.asarray(value, np.float64))
 
 
-# --- Bjøntegaard deltas --------------------------------------------------------
+# --- Bjøntegaard deltas ------------------------------------------------------
 #
 # As in the VCEG/JVET tools with piecewise cubic interpolation: each curve is
 # interpolated with PCHIP (log-rate against quality for BD-rate, quality
-# against log-rate for BD-PSNR), the difference is integrated over the range
-# both curves cover and divided by its length.
+# against log-rate for BD-PSNR), the difference of the two interpolants is
+# integrated over the range both curves cover and divided by its length.
 
 
 def rd_points(curve, metric="psnr-rgb"):
@@ -57,8 +57,11 @@ def rd_points(curve, metric="psnr-rgb"):
       raise ValueError(f"{name} has {len(results['bpp'])} bpp values but "
                        f"{len(results[metric])} {metric} values")
     curve = list(zip(results["bpp"], results[metric]))
-  points = np.asarray(curve, np.float64).reshape(-1, 2) if len(curve) else (
-      np.zeros((0, 2)))
+  points = np.asarray(curve, np.float64)
+  if points.size == 0:
+    points = points.reshape(0, 2)
+  if points.ndim != 2 or points.shape[1] != 2:
+    raise ValueError("an RD curve must be a sequence of (bpp, quality) pairs")
   if not np.all(np.isfinite(points)):
     raise ValueError("an RD curve has NaN or infinite values")
   if np.any(points[:, 0] <= 0):
@@ -66,24 +69,22 @@ def rd_points(curve, metric="psnr-rgb"):
   return points
 
 
-def _interpolator(x, y, what):
+def _curve(curve, label, metric):
+  """`rd_points` with the two points an interpolation needs at least."""
+  points = rd_points(curve, metric)
+  if len(points) < 2:
+    raise ValueError(f"the {label} curve has {len(points)} point(s); "
+                     "Bjøntegaard deltas need at least 2")
+  return points
+
+
+def _interpolant(x, y, what):
   from scipy import interpolate  # pylint: disable=import-outside-toplevel
   order = np.argsort(x)
   x, y = x[order], y[order]
   if np.any(np.diff(x) == 0):
     raise ValueError(f"an RD curve has two points with the same {what}")
   return interpolate.PchipInterpolator(x, y, extrapolate=False)
-
-
-def _curves(anchor, test, metric):
-  curves = []
-  for label, curve in (("anchor", anchor), ("test", test)):
-    points = rd_points(curve, metric)
-    if len(points) < 2:
-      raise ValueError(f"the {label} curve has {len(points)} point(s); "
-                       "Bjøntegaard deltas need at least 2")
-    curves.append(points)
-  return curves
 
 
 def _mean_gap(anchor_xy, test_xy, what):
@@ -94,8 +95,8 @@ def _mean_gap(anchor_xy, test_xy, what):
     raise ValueError(
         f"the curves do not overlap in {what}: anchor {xa.min():.4g} to "
         f"{xa.max():.4g}, test {xt.min():.4g} to {xt.max():.4g}")
-  integral = (_interpolator(xt, yt, what).integrate(lo, hi)
-              - _interpolator(xa, ya, what).integrate(lo, hi))
+  integral = (_interpolant(xt, yt, what).integrate(lo, hi)
+              - _interpolant(xa, ya, what).integrate(lo, hi))
   return float(integral / (hi - lo))
 
 
@@ -103,7 +104,7 @@ def bd_rate(anchor, test, metric="psnr-rgb"):
   """Bjøntegaard delta rate (%): test's mean rate change against the anchor
   at equal quality (negative: test needs fewer bits). Curves as `rd_points`
   takes them."""
-  a, t = _curves(anchor, test, metric)
+  a, t = _curve(anchor, "anchor", metric), _curve(test, "test", metric)
   gap = _mean_gap((a[:, 1], np.log(a[:, 0])), (t[:, 1], np.log(t[:, 0])),
                   "quality")
   return float(np.expm1(gap) * 100.)
@@ -112,31 +113,29 @@ def bd_rate(anchor, test, metric="psnr-rgb"):
 def bd_psnr(anchor, test, metric="psnr-rgb"):
   """Bjøntegaard delta quality: test's mean quality change against the anchor
   at equal rate, in the metric's unit (dB for PSNR)."""
-  a, t = _curves(anchor, test, metric)
+  a, t = _curve(anchor, "anchor", metric), _curve(test, "test", metric)
   return _mean_gap((np.log(a[:, 0]), a[:, 1]), (np.log(t[:, 0]), t[:, 1]),
                    "bpp")
 
 
-def _at(anchor, x, what, values):
-  """The anchor's PCHIP interpolant at `x`; ValueError outside its range."""
-  xa, ya = values
+def _anchor_at(x, xa, ya, what):
+  """The anchor's interpolant at `x`, which must lie in the anchor's range."""
   if not xa.min() <= x <= xa.max():
-    raise ValueError(f"{what} {x:.4g} is outside the anchor's range "
-                     f"{xa.min():.4g} to {xa.max():.4g}")
-  del anchor
-  return float(_interpolator(xa, ya, what)(x))
+    raise ValueError(f"the point's {what} {x:.4g} is outside the anchor's "
+                     f"range {xa.min():.4g} to {xa.max():.4g}")
+  return float(_interpolant(xa, ya, what)(x))
 
 
 def rate_change_at(anchor, bpp, quality, metric="psnr-rgb"):
-  """BD-rate's one-point form (%): the rate change of a single (bpp, quality)
-  point against the anchor curve at the same quality."""
-  a = _curves(anchor, [(bpp, quality)] * 2, metric)[0]
-  log_rate = _at(anchor, quality, "quality", (a[:, 1], np.log(a[:, 0])))
+  """BD-rate's one-point form (%), for a fixed-rate codec: the rate change of
+  one (bpp, quality) point against the anchor curve at the same quality."""
+  a = _curve(anchor, "anchor", metric)
+  log_rate = _anchor_at(quality, a[:, 1], np.log(a[:, 0]), "quality")
   return float(np.expm1(np.log(bpp) - log_rate) * 100.)
 
 
 def quality_change_at(anchor, bpp, quality, metric="psnr-rgb"):
-  """BD-PSNR's one-point form: the quality change of a single (bpp, quality)
-  point against the anchor curve at the same rate."""
-  a = _curves(anchor, [(bpp, quality)] * 2, metric)[0]
-  return quality - _at(anchor, np.log(bpp), "bpp", (np.log(a[:, 0]), a[:, 1]))
+  """BD-PSNR's one-point form: the quality change of one (bpp, quality) point
+  against the anchor curve at the same rate."""
+  a = _curve(anchor, "anchor", metric)
+  return quality - _anchor_at(np.log(bpp), np.log(a[:, 0]), a[:, 1], "bpp")

@@ -34,12 +34,15 @@ flags.DEFINE_string("data", "../shared/data/train",
                     "Folder or glob of training images.")
 flags.DEFINE_bool("downsample", False, "Downsample images 2x before cropping.")
 flags.DEFINE_string("val_data", None, "Folder of validation images (centre "
-                    "crops); none by default.")
+                    "crops) for a per-epoch validation loss; none by default. "
+                    "Its first batch (else the training folder's) is what "
+                    "TensorBoard's per-rate points are measured on.")
 flags.DEFINE_integer("val_images", 16, "Validation images used.")
 flags.DEFINE_integer("patch_size", 256, "Training crop size.")
 flags.DEFINE_integer("batch_size", 8, "Global batch size.")
 flags.DEFINE_integer("steps", 100000, "Total training steps.")
-flags.DEFINE_integer("steps_per_epoch", 500, "Steps between metric logs.")
+flags.DEFINE_integer("steps_per_epoch", 500, "Steps per Keras epoch: between "
+                     "metric logs, validation and weights snapshots.")
 flags.DEFINE_float("lr", 1e-4, "Initial learning rate (Adam).")
 flags.DEFINE_list("lr_decay_steps", [], "Steps at which the learning rate is "
                   "multiplied by --lr_decay_factor.")
@@ -118,8 +121,8 @@ def save_weights(model, path):
 
 
 def export_saved_model(weights_path, path, name):
-  """Exports the weights file (so the SavedModel has its float16-rounded
-  weights and digest, and decodes what `--model weights.npz` encodes)."""
+  """Exports the weights file, so the SavedModel has exactly its
+  float16-rounded weights and digest."""
   codec = zoo.load_file(weights_path)
   codec.codec_name = name
   codec.digest = codec.weights_digest()
@@ -248,9 +251,10 @@ def train():
   log_dir = os.path.join(FLAGS.out, "logs")
   chief_only = []
   if chief:
-    rate_images = next(iter(data.validation_dataset(
-        FLAGS.val_data or FLAGS.data, FLAGS.patch_size, FLAGS.batch_size,
-        FLAGS.val_images)))
+    count = min(FLAGS.batch_size, FLAGS.val_images)
+    rate_images = data.validation_dataset(
+        FLAGS.val_data or FLAGS.data, FLAGS.patch_size, count,
+        count).get_single_element()
     chief_only = [WeightsSnapshot(weights_path),
                   RatePoints(rate_images, os.path.join(log_dir, "rates"),
                              FLAGS.rate_points)]

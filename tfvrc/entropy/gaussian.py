@@ -3,7 +3,8 @@
 The conditional model codes y given a mean and a scale *index*: the hyper
 synthesis predicts a float index into a log-spaced scale table (as in tfc's
 bmshj2018 example), and tfc clips it to the table and truncates it to an integer
-when range coding.
+when range coding. Conditional models take the raw hyper-synthesis output
+(`num_params` channels per latent channel) and split it themselves.
 """
 
 import math
@@ -24,11 +25,29 @@ def scale_fn(index):
   return tf.math.exp(offset + factor * index)
 
 
-def conditional_model(compression):
-  """Mean-scale Gaussian model for the latent, coding rank 3 (per image)."""
-  return tfc.LocationScaleIndexedEntropyModel(
-      tfc.NoisyNormal, NUM_SCALES, scale_fn, coding_rank=3,
-      compression=compression)
+class GaussianConditional(tf.Module):
+  """Latent model from the hyper-synthesis output: per element a mean and a
+  scale index (Minnen et al. 2018). y is rounded around the mean and coded."""
+
+  num_params = 2
+
+  def __init__(self, compression):
+    super().__init__(name="gaussian_conditional")
+    self.model = tfc.LocationScaleIndexedEntropyModel(
+        tfc.NoisyNormal, NUM_SCALES, scale_fn, coding_rank=3,
+        compression=compression)
+
+  def __call__(self, y, params, training):
+    means, indexes = tf.split(params, 2, axis=-1)
+    return self.model(y, indexes, loc=means, training=training)
+
+  def compress(self, y, params):
+    means, indexes = tf.split(params, 2, axis=-1)
+    return self.model.compress(y, indexes, loc=means)
+
+  def decompress(self, strings, params):
+    means, indexes = tf.split(params, 2, axis=-1)
+    return self.model.decompress(strings, indexes, loc=means)
 
 
 def factorized_model(prior, quantization_offset=None):

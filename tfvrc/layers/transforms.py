@@ -70,14 +70,15 @@ class HyperAnalysisTransform(tf.keras.Sequential):
 
 
 class HyperSynthesisTransform(tf.keras.Sequential):
-  """Hyper-latent to `2 * latent_depth` channels: means, then scale indexes."""
+  """Hyper-latent to `num_params * latent_depth` entropy parameters."""
 
-  def __init__(self, latent_depth, name="hyper_synthesis"):
+  def __init__(self, latent_depth, num_params=2, name="hyper_synthesis"):
     super().__init__(name=name)
     wide = latent_depth * 3 // 2
     self.add(up_conv(latent_depth, 5, 2, activation=leaky_relu,
                      kernel_parameter="variable", name="layer_0"))
     self.add(up_conv(wide, 5, 2, activation=leaky_relu,
                      kernel_parameter="variable", name="layer_1"))
-    self.add(up_conv(2 * latent_depth, 3, 1, kernel_parameter="variable",
+    self.add(up_conv(num_params * latent_depth, 3, 1,
+                     kernel_parameter="variable",
                      name="layer_2"))

@@ -2,9 +2,10 @@
 
 import inspect
 
+from tfvrc.models.gained import GainedHyperprior
 from tfvrc.models.hyperprior import MeanScaleHyperprior
 
-FAMILIES = {cls.family: cls for cls in (MeanScaleHyperprior,)}
+FAMILIES = {cls.family: cls for cls in (MeanScaleHyperprior, GainedHyperprior)}
 
 
 def create(family, **config):

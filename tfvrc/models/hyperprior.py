@@ -8,6 +8,7 @@ they override the four transform hooks (`analysis`, `hyper_analysis`,
 import tensorflow as tf
 import tensorflow_compression as tfc
 
+from tfvrc import entropy
 from tfvrc.entropy import gaussian
 from tfvrc.layers import transforms
 from tfvrc.models import base
@@ -20,18 +21,20 @@ class MeanScaleHyperprior(base.CompressionModel):
   num_strings = 2  # latent, hyper-latent
 
   def __init__(self, lmbda=0.0067, num_filters=128, latent_depth=192,
-               name=None):
+               entropy_model="gaussian", name=None):
     super().__init__(name=name)
     self._lmbda = float(lmbda)
     self.num_filters = num_filters
     self.latent_depth = latent_depth
+    self.entropy_model = entropy_model
+    self.conditional = entropy.conditional(entropy_model)
     self.analysis_transform = transforms.AnalysisTransform(
         num_filters, latent_depth)
     self.synthesis_transform = transforms.SynthesisTransform(num_filters)
     self.hyper_analysis_transform = transforms.HyperAnalysisTransform(
         num_filters)
     self.hyper_synthesis_transform = transforms.HyperSynthesisTransform(
-        latent_depth)
+        latent_depth, self.conditional.num_params)
     self.hyperprior = tfc.NoisyDeepFactorized(batch_shape=(num_filters,))
     self.build_variables()
 
@@ -44,7 +47,8 @@ class MeanScaleHyperprior(base.CompressionModel):
 
   def get_config(self):
     return dict(lmbda=self._lmbda, num_filters=self.num_filters,
-                latent_depth=self.latent_depth)
+                latent_depth=self.latent_depth,
+                entropy_model=self.entropy_model)
 
   # --- Rate ----------------------------------------------------------------
 
@@ -69,12 +73,10 @@ class MeanScaleHyperprior(base.CompressionModel):
     return self.hyper_analysis_transform(y)
 
   def hyper_synthesis(self, z_hat, rate, y_shape):
-    """Entropy parameters (means, scale indexes), cropped to the latent."""
+    """The conditional model's parameters, cropped to the latent's shape."""
     del rate
     params = self.hyper_synthesis_transform(z_hat)
-    params = params[:, :y_shape[0], :y_shape[1], :]
-    means, indexes = tf.split(params, 2, axis=-1)
-    return means, indexes
+    return params[:, :y_shape[0], :y_shape[1], :]
 
   def synthesis(self, y_hat, rate):
     del rate
@@ -83,19 +85,19 @@ class MeanScaleHyperprior(base.CompressionModel):
   # --- Training and estimation --------------------------------------------
 
   def forward(self, x, rate, training):
-    conditional = gaussian.conditional_model(compression=False)
+    conditional = self.conditional(compression=False)
     side = gaussian.factorized_model(self.hyperprior)
     y = self.analysis(x, rate)
     z = self.hyper_analysis(y, rate)
     z_hat, side_bits = side(z, training=training)
-    means, indexes = self.hyper_synthesis(z_hat, rate, tf.shape(y)[1:3])
-    y_hat, bits = conditional(y, indexes, loc=means, training=training)
+    params = self.hyper_synthesis(z_hat, rate, tf.shape(y)[1:3])
+    y_hat, bits = conditional(y, params, training=training)
     return self.synthesis(y_hat, rate), bits + side_bits
 
   # --- Coding --------------------------------------------------------------
 
   def build_coders(self, tables=None):
-    self.conditional_coder = gaussian.conditional_model(compression=True)
+    self.conditional_coder = self.conditional(compression=True)
     self.side_coder = gaussian.factorized_coder(self.hyperprior, tables)
 
   def coder_tables(self):
@@ -107,22 +109,22 @@ class MeanScaleHyperprior(base.CompressionModel):
     side = gaussian.factorized_model(self.hyperprior,
                                      self.side_coder.quantization_offset)
     z_hat, side_bits = side(z, training=False)
-    means, indexes = self.hyper_synthesis(z_hat, rate, tf.shape(y)[1:3])
-    y_hat, bits = self.conditional_coder(y, indexes, loc=means, training=False)
+    params = self.hyper_synthesis(z_hat, rate, tf.shape(y)[1:3])
+    y_hat, bits = self.conditional_coder(y, params, training=False)
     return self.synthesis(y_hat, rate), bits + side_bits
 
   def encode(self, x, rate):
     y = self.analysis(x, rate)
     z = self.hyper_analysis(y, rate)
     z_hat = self.side_coder.quantize(z)
-    means, indexes = self.hyper_synthesis(z_hat, rate, tf.shape(y)[1:3])
-    return (self.conditional_coder.compress(y, indexes, loc=means),
+    params = self.hyper_synthesis(z_hat, rate, tf.shape(y)[1:3])
+    return (self.conditional_coder.compress(y, params),
             self.side_coder.compress(z))
 
   def decode(self, shape, rate, strings):
     y_string, z_string = strings
     y_shape = base.latent_shape(shape, 16)
     z_hat = self.side_coder.decompress(z_string, base.latent_shape(y_shape, 4))
-    means, indexes = self.hyper_synthesis(z_hat, rate, y_shape)
-    y_hat = self.conditional_coder.decompress(y_string, indexes, loc=means)
+    params = self.hyper_synthesis(z_hat, rate, y_shape)
+    y_hat = self.conditional_coder.decompress(y_string, params)
     return self.synthesis(y_hat, rate)

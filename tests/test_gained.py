@@ -1,0 +1,66 @@
+"""Gain units and the gained model's rate handling (untrained weights)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvrc import bitstream, coding
+from tfvrc.layers.gain import GainUnit
+from tfvrc.models.gained import GainedHyperprior
+from conftest import random_image
+
+
+@pytest.fixture(scope="module")
+def unit():
+  unit = GainUnit(4, 5)
+  unit.gains.assign(np.random.default_rng(0).uniform(0.2, 3., (4, 5)) *
+                    np.sign(np.random.default_rng(1).uniform(-1, 1, (4, 5))))
+  return unit
+
+
+def test_integer_rates_give_the_level_gains_exactly(unit):
+  vectors = unit.vectors(tf.constant([0., 1., 2., 3.])).numpy()
+  np.testing.assert_array_equal(vectors, np.abs(unit.gains.numpy()))
+
+
+def test_interpolation_is_exponential_between_adjacent_levels(unit):
+  gains = np.abs(unit.gains.numpy())
+  vectors = unit.vectors(tf.constant([1.5, 2.25])).numpy()
+  np.testing.assert_allclose(vectors[0], np.sqrt(gains[1] * gains[2]),
+                             rtol=1e-6)
+  np.testing.assert_allclose(vectors[1], gains[2] ** .75 * gains[3] ** .25,
+                             rtol=1e-6)
+
+
+def test_gain_unit_needs_two_levels():
+  with pytest.raises(ValueError, match="at least 2 levels"):
+    GainUnit(1, 3)
+
+
+@pytest.fixture(scope="module")
+def gained():
+  tf.keras.utils.set_random_seed(3)
+  model = GainedHyperprior(lmbdas=(0.002, 0.01, 0.05), num_filters=16,
+                           latent_depth=24)
+  model.build_coders()
+  model.codec_name, model.digest = "gained-test", model.weights_digest()
+  return model
+
+
+def test_lambda_per_rate(gained):
+  lmbdas = gained.lmbda(tf.constant([0., 1., 2., .5])).numpy()
+  np.testing.assert_allclose(lmbdas[:3], [0.002, 0.01, 0.05], rtol=1e-6)
+  np.testing.assert_allclose(lmbdas[3], np.sqrt(0.002 * 0.01), rtol=1e-5)
+  levels = gained.sample_rates(64).numpy()
+  assert set(levels) <= {0., 1., 2.} and len(set(levels)) > 1
+
+
+def test_round_trip_at_a_rate_between_levels(gained):
+  image = random_image(40, 56, seed=5)
+  data = coding.encode(gained, image, rate=1.3)
+  header, _ = bitstream.unpack(data)
+  assert header.rate == pytest.approx(1.3, rel=1e-6)
+  expected, _ = gained.reconstruct(image, np.float32(1.3))
+  np.testing.assert_array_equal(coding.decode(gained, data), expected.numpy())
+  with pytest.raises(ValueError, match="outside the range"):
+    coding.encode(gained, image, rate=2.5)

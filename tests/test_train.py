@@ -1,0 +1,150 @@
+"""The trainer: flagfile, TensorBoard, export, NaN stop, kill and resume."""
+
+import collections
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, random_image
+from tfvrc import export
+from tfvrc import models
+from tfvrc import train
+from tfvrc import zoo
+
+TINY = ["--num_filters=8", "--latent_depth=8", "--patch_size=32",
+        "--batch_size=2", "--seed=1"]
+
+
+def image_folder(folder, count=4):
+  """`count` small PNGs of different sizes; returns the folder's path."""
+  folder.mkdir()
+  for i in range(count):
+    Image.fromarray(random_image(40 + 8 * i, 48, seed=i)).save(
+        folder / f"{i}.png")
+  return str(folder)
+
+
+def train_command(*flags):
+  return [sys.executable, "-m", "tfvrc.train", *flags]
+
+
+def train_env(**extra):
+  return dict(os.environ, PYTHONPATH=ROOT, **extra)
+
+
+@pytest.fixture
+def run_in_process():
+  """Calls `train.train()` with these flags (the others at their defaults)."""
+  def run(*flags):
+    train.FLAGS.unparse_flags()
+    train.FLAGS(["train", *flags])
+    return train.train()
+  yield run
+  train.FLAGS.unparse_flags()
+
+
+def event_steps(folder):
+  """{tag: [step, ...]} of the TensorBoard events written in `folder`."""
+  steps = collections.defaultdict(list)
+  for path in sorted(glob.glob(os.path.join(folder, "events.out.tfevents.*"))):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        steps[value.tag].append(event.step)
+  return steps
+
+
+def test_flagfile_run_logs_to_tensorboard(tmp_path, run_in_process, capsys):
+  images = image_folder(tmp_path / "images")
+  out = tmp_path / "run"
+  flagfile = tmp_path / "tiny.flags"
+  flagfile.write_text("\n".join(TINY + [
+      f"--data={images}", f"--val_data={images}", "--val_images=3",
+      "--steps=4", "--steps_per_epoch=2", "--checkpoint_every=2",
+      "--verbose=1", f"--out={out}"]))
+  model = run_in_process(f"--flagfile={flagfile}")
+
+  meta = zoo.read_meta(out / "weights.npz")
+  assert meta["steps"] == 4
+  assert meta["config"]["num_filters"] == 8
+  assert "2/2 [====" in capsys.readouterr().out  # the progress bar
+  for run in ("train", "validation"):
+    tags = event_steps(out / "logs" / run)
+    assert {"epoch_loss", "epoch_bpp", "epoch_psnr"} <= set(tags), run
+  rate = f"rate_{model.rate_range[0]:.4g}"
+  rate_tags = event_steps(out / "logs" / "rates")
+  assert set(rate_tags) == {f"{m}/{rate}" for m in (
+      "bpp", "psnr", "loss", "original_reconstruction")}
+  assert rate_tags[f"psnr/{rate}"] == [2, 4]  # every epoch, at its step
+  assert sorted(p.name for p in out.iterdir()) == [
+      "backup", "logs", "weights.npz"]
+
+
+def test_export_is_the_weights_file_under_its_name(tmp_path):
+  weights = str(tmp_path / "weights.npz")
+  model = models.create("hyperprior", num_filters=8, latent_depth=8)
+  model.build_coders()
+  # With its coder tables, the file loads without the slow table search.
+  zoo.save(model, weights, steps=0, tables=model.coder_tables())
+  path = tmp_path / "saved_model"
+  path.mkdir()  # an older export is replaced
+  train.export_saved_model(weights, str(path), "tiny-test")
+  saved = export.SavedModelCodec(str(path))
+  assert saved.codec_name == "tiny-test"
+  assert saved.digest == zoo.load(weights).digest
+  assert sorted(p.name for p in tmp_path.iterdir()) == [
+      "saved_model", "weights.npz"]
+
+
+def test_nan_loss_stops_and_keeps_the_last_finite_checkpoint(
+    tmp_path, run_in_process):
+  out = tmp_path / "run"
+  with pytest.raises(RuntimeError, match="training stopped at step"):
+    run_in_process(*TINY, f"--data={image_folder(tmp_path / 'images')}",
+                   "--lr=1e30", "--steps=6", "--steps_per_epoch=3",
+                   "--checkpoint_every=1", f"--out={out}")
+  assert not (out / "weights.npz").exists()
+  checkpoint = tf.train.load_checkpoint(str(out / "backup" / "chief"))
+  for name in checkpoint.get_variable_to_shape_map():
+    value = checkpoint.get_tensor(name)
+    if np.issubdtype(np.asarray(value).dtype, np.floating):
+      assert np.isfinite(value).all(), name
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_mid_epoch_and_ends_at_steps(tmp_path):
+  out = tmp_path / "run"
+  command = train_command(
+      *TINY, f"--data={image_folder(tmp_path / 'images')}", "--steps=40",
+      "--steps_per_epoch=20", "--checkpoint_every=10", "--export",
+      "--name=resumed", f"--out={out}")
+  with open(tmp_path / "first.log", "w") as log:
+    first = subprocess.Popen(command, env=train_env(), stdout=log,
+                             stderr=subprocess.STDOUT)
+    checkpoint = out / "backup" / "chief" / "checkpoint"
+    deadline = time.time() + 300
+    while not checkpoint.exists():
+      assert first.poll() is None and time.time() < deadline, (
+          (tmp_path / "first.log").read_text())
+      time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+  saved = train.backed_up_step(str(out / "backup"))
+  # The first checkpoint (step 10) is mid-epoch; the kill may come later.
+  assert saved in (10, 20, 30)
+
+  second = subprocess.run(command, env=train_env(), capture_output=True,
+                          text=True, timeout=600)
+  assert second.returncode == 0, second.stderr
+  assert f"training from step {saved} to 40" in second.stderr
+  # Resuming at the epoch's start instead would run past 40 steps.
+  assert zoo.read_meta(out / "weights.npz")["steps"] == 40
+  assert export.SavedModelCodec(str(out / "saved_model")).codec_name == (
+      "resumed")

@@ -1,0 +1,145 @@
+"""The asymmetric Gaussian prior of Cui et al. (CVPR 2021).
+
+A split normal: left of the mean it is a Gaussian of scale s_l, right of it one
+of scale s_r, each scaled by 2 s / (s_l + s_r) so the density integrates to one
+and the CDF is continuous at the mean (value s_l / (s_l + s_r)):
+
+  pdf(x) = sqrt(2 / pi) / (s_l + s_r) * exp(-(x - mu)^2 / (2 s^2)),
+  s = s_l for x < mu, s_r otherwise.
+
+For range coding, tfc's `ContinuousIndexedEntropyModel` indexes a 2-D table of
+(left, right) scales from the same log-spaced scale table as the Gaussian.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_compression as tfc
+import tensorflow_probability as tfp
+
+from tfvrc.entropy import gaussian
+
+_HALF_LOG_2_OVER_PI = 0.5 * np.log(2. / np.pi)
+_STANDARD = tfp.distributions.Normal(0., 1.)  # accurate cdf and log-cdf tails
+
+
+class AsymmetricNormal(tfp.distributions.Distribution):
+  """Split normal with location `loc` and scales `scale_left`, `scale_right`."""
+
+  def __init__(self, loc, scale_left, scale_right, validate_args=False,
+               allow_nan_stats=True, name="AsymmetricNormal"):
+    parameters = dict(locals())
+    with tf.name_scope(name) as name:
+      self._loc = tf.convert_to_tensor(loc, tf.float32)
+      self._scale_left = tf.convert_to_tensor(scale_left, tf.float32)
+      self._scale_right = tf.convert_to_tensor(scale_right, tf.float32)
+      super().__init__(
+          dtype=tf.float32,
+          reparameterization_type=tfp.distributions.FULLY_REPARAMETERIZED,
+          validate_args=validate_args, allow_nan_stats=allow_nan_stats,
+          parameters=parameters, name=name)
+
+  @classmethod
+  def _parameter_properties(cls, dtype=tf.float32, num_classes=None):
+    positive = tfp.util.ParameterProperties(
+        default_constraining_bijector_fn=tfp.bijectors.Softplus)
+    return dict(loc=tfp.util.ParameterProperties(), scale_left=positive,
+                scale_right=positive)
+
+  def _batch_shape_tensor(self):
+    return tf.broadcast_dynamic_shape(
+        tf.shape(self._loc), tf.broadcast_dynamic_shape(
+            tf.shape(self._scale_left), tf.shape(self._scale_right)))
+
+  def _batch_shape(self):
+    return tf.broadcast_static_shape(
+        self._loc.shape, tf.broadcast_static_shape(
+            self._scale_left.shape, self._scale_right.shape))
+
+  def _event_shape(self):
+    return tf.TensorShape([])
+
+  def _parts(self, x):
+    """Whether x is left of the mean, its side's scale, and the side's weight
+    2 s / (s_l + s_r)."""
+    left = x < self._loc
+    scale = tf.where(left, self._scale_left, self._scale_right)
+    weight = 2. * scale / (self._scale_left + self._scale_right)
+    return left, (x - self._loc) / scale, weight
+
+  def _log_prob(self, x):
+    _, z, _ = self._parts(x)
+    return (_HALF_LOG_2_OVER_PI
+            - tf.math.log(self._scale_left + self._scale_right) - 0.5 * z ** 2)
+
+  def _cdf(self, x):
+    left, z, weight = self._parts(x)
+    return tf.where(left, weight * _STANDARD.cdf(z),
+                    1. - weight * _STANDARD.cdf(-z))
+
+  def _survival_function(self, x):
+    left, z, weight = self._parts(x)
+    return tf.where(left, 1. - weight * _STANDARD.cdf(z),
+                    weight * _STANDARD.cdf(-z))
+
+  def _log_cdf(self, x):
+    left, z, weight = self._parts(x)
+    return tf.where(left, tf.math.log(weight) + _STANDARD.log_cdf(z),
+                    tf.math.log1p(-weight * _STANDARD.cdf(-z)))
+
+  def _log_survival_function(self, x):
+    left, z, weight = self._parts(x)
+    return tf.where(left, tf.math.log1p(-weight * _STANDARD.cdf(z)),
+                    tf.math.log(weight) + _STANDARD.log_cdf(-z))
+
+  def _quantile(self, p):
+    total = self._scale_left + self._scale_right
+    at_mean = self._scale_left / total
+    left = self._loc + self._scale_left * _STANDARD.quantile(
+        tf.minimum(p, at_mean) * total / (2. * self._scale_left))
+    right = self._loc - self._scale_right * _STANDARD.quantile(
+        tf.minimum(1. - p, 1. - at_mean) * total / (2. * self._scale_right))
+    return tf.where(p < at_mean, left, right)
+
+  def _mode(self):
+    return self._loc + tf.zeros_like(self._scale_left)
+
+
+def noisy_asymmetric_normal(loc, scale_left, scale_right):
+  """The prior convolved with unit uniform noise (training and coding)."""
+  return tfc.UniformNoiseAdapter(
+      AsymmetricNormal(loc, scale_left, scale_right))
+
+
+class AsymmetricConditional(tf.Module):
+  """Latent model from the hyper-synthesis output: per element a mean and
+  two scale indexes (left, right). y - mean is rounded and coded."""
+
+  num_params = 3
+
+  def __init__(self, compression):
+    super().__init__(name="asymmetric_conditional")
+    self.model = tfc.ContinuousIndexedEntropyModel(
+        noisy_asymmetric_normal,
+        (gaussian.NUM_SCALES, gaussian.NUM_SCALES),
+        dict(loc=lambda i: tf.zeros_like(i[..., 0]),
+             scale_left=lambda i: gaussian.scale_fn(i[..., 0]),
+             scale_right=lambda i: gaussian.scale_fn(i[..., 1])),
+        coding_rank=3, compression=compression)
+
+  @staticmethod
+  def _split(params):
+    means, left, right = tf.split(params, 3, axis=-1)
+    return means, tf.stack([left, right], axis=-1)
+
+  def __call__(self, y, params, training):
+    means, indexes = self._split(params)
+    y_hat, bits = self.model(y - means, indexes, training=training)
+    return y_hat + means, bits
+
+  def compress(self, y, params):
+    means, indexes = self._split(params)
+    return self.model.compress(y - means, indexes)
+
+  def decompress(self, strings, params):
+    means, indexes = self._split(params)
+    return self.model.decompress(strings, indexes) + means

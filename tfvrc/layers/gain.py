@@ -1,0 +1,39 @@
+"""Gain units (Cui et al., CVPR 2021, "Asymmetric Gained VAE").
+
+A gain unit holds one positive channel-scaling vector per rate level (an
+[L, C] matrix, initialised to ones, used through `abs`). A continuous rate
+r in [0, L - 1] interpolates exponentially between the two levels around it:
+with s = floor(r) and l = r - s, gain = |G_s|^(1 - l) * |G_{s+1}|^l, which is
+exactly level s (or s + 1) at integer r. Larger r is the higher level.
+"""
+
+import tensorflow as tf
+
+# Keeps the exponential interpolation finite if a learned gain reaches zero.
+MIN_GAIN = 1e-6
+
+
+class GainUnit(tf.keras.layers.Layer):
+  """Scales NHWC features channel-wise by the gain vector of each sample's rate."""
+
+  def __init__(self, num_levels, channels, name=None):
+    super().__init__(name=name)
+    if num_levels < 2:
+      raise ValueError(f"a gain unit needs at least 2 levels, got {num_levels}")
+    self.num_levels = num_levels
+    self.gains = self.add_weight(name="gains", shape=(num_levels, channels),
+                                 initializer="ones")
+
+  def vectors(self, rate):
+    """Gain vectors [batch, C] for rates [batch] in [0, num_levels - 1]."""
+    rate = tf.clip_by_value(tf.cast(rate, tf.float32), 0.,
+                            self.num_levels - 1.)
+    lower = tf.minimum(tf.floor(rate), self.num_levels - 2.)
+    weight = (rate - lower)[:, None]
+    gains = tf.maximum(tf.abs(self.gains), MIN_GAIN)
+    index = tf.cast(lower, tf.int32)
+    return (tf.gather(gains, index) ** (1. - weight)
+            * tf.gather(gains, index + 1) ** weight)
+
+  def call(self, x, rate):
+    return x * self.vectors(rate)[:, None, None, :]

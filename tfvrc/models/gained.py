@@ -1,0 +1,80 @@
+"""Gained mean-scale hyperprior (Cui et al., CVPR 2021): one model, any rate.
+
+The baseline's transforms with gain units around both quantizers: y is scaled
+by a gain vector before coding and by an inverse gain after decoding, and the
+hyper-latent z likewise. The hyper analysis sees the gained latent, as in the
+CompressAI-based re-implementation (mmSir/GainedVAE). Training draws one
+integer level per sample and weights its distortion with that level's lambda;
+coding takes any continuous rate in [0, L - 1].
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfvrc.layers import gain
+from tfvrc.models import hyperprior
+
+# CompressAI's q1..q8 lambdas (bpp + lambda * MSE on 0..255): ~0.1-1.5 bpp.
+DEFAULT_LMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18)
+
+
+class GainedHyperprior(hyperprior.MeanScaleHyperprior):
+  """Continuous-rate hyperprior; the rate knob is the level in [0, L - 1]."""
+
+  family = "gained"
+
+  def __init__(self, lmbdas=DEFAULT_LMBDAS, num_filters=128, latent_depth=192,
+               entropy_model="gaussian", name=None):
+    self.lmbdas = tuple(sorted(float(l) for l in lmbdas))
+    super().__init__(lmbda=self.lmbdas[0], num_filters=num_filters,
+                     latent_depth=latent_depth, entropy_model=entropy_model,
+                     name=name)
+    levels = len(self.lmbdas)
+    self.gain = gain.GainUnit(levels, latent_depth, name="gain")
+    self.inverse_gain = gain.GainUnit(levels, latent_depth,
+                                      name="inverse_gain")
+    self.hyper_gain = gain.GainUnit(levels, num_filters, name="hyper_gain")
+    self.inverse_hyper_gain = gain.GainUnit(levels, num_filters,
+                                            name="inverse_hyper_gain")
+
+  def get_config(self):
+    return dict(lmbdas=list(self.lmbdas), num_filters=self.num_filters,
+                latent_depth=self.latent_depth,
+                entropy_model=self.entropy_model)
+
+  @property
+  def rate_range(self):
+    return (0., len(self.lmbdas) - 1.)
+
+  @property
+  def default_rate(self):
+    return (len(self.lmbdas) - 1) / 2
+
+  def lmbda(self, rate):
+    """Lambda of each rate, log-interpolated between adjacent levels."""
+    log_lmbdas = tf.constant(np.log(self.lmbdas), tf.float32)
+    levels = len(self.lmbdas)
+    rate = tf.clip_by_value(tf.cast(rate, tf.float32), 0., levels - 1.)
+    lower = tf.minimum(tf.floor(rate), levels - 2.)
+    weight = rate - lower
+    index = tf.cast(lower, tf.int32)
+    return tf.exp((1. - weight) * tf.gather(log_lmbdas, index)
+                  + weight * tf.gather(log_lmbdas, index + 1))
+
+  def sample_rates(self, batch_size):
+    """One integer level per sample, uniformly."""
+    levels = tf.random.uniform([batch_size], 0, len(self.lmbdas), tf.int32)
+    return tf.cast(levels, tf.float32)
+
+  def analysis(self, x, rate):
+    return self.gain(super().analysis(x, rate), rate)
+
+  def hyper_analysis(self, y, rate):
+    return self.hyper_gain(super().hyper_analysis(y, rate), rate)
+
+  def hyper_synthesis(self, z_hat, rate, y_shape):
+    return super().hyper_synthesis(self.inverse_hyper_gain(z_hat, rate), rate,
+                                   y_shape)
+
+  def synthesis(self, y_hat, rate):
+    return super().synthesis(self.inverse_gain(y_hat, rate), rate)
