@@ -5,6 +5,8 @@ import os
 import socket
 import subprocess
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -45,6 +47,18 @@ def free_ports(count):
   for s in sockets:
     s.close()
   return ports
+
+
+def test_importing_the_trainer_leaves_tensorflow_unconfigured():
+  """--cpu_replicas and MultiWorkerMirroredStrategy configure the runtime, so
+  no tfvrc module may create a tensor when imported."""
+  result = subprocess.run([sys.executable, "-c", (
+      "import tensorflow as tf; from tfvrc import train; train.split_cpu(2); "
+      "print(len(tf.config.list_logical_devices('CPU')))")],
+                          env=train_env(), capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split() == ["2"]
 
 
 @pytest.mark.slow

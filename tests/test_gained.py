@@ -64,3 +64,27 @@ def test_round_trip_at_a_rate_between_levels(gained):
   np.testing.assert_array_equal(coding.decode(gained, data), expected.numpy())
   with pytest.raises(ValueError, match="outside the range"):
     coding.encode(gained, image, rate=2.5)
+
+
+def test_target_bpp_is_never_exceeded(gained, sample):
+  image = sample[:96, :128]
+  lowest = len(coding.encode(gained, image, 0.)) * 8 / image[..., 0].size
+  highest = len(coding.encode(gained, image, 2.)) * 8 / image[..., 0].size
+  for target in np.linspace(lowest, highest, 4)[1:]:
+    data, rate, bpp, _ = coding.encode_to_target(gained, image, max_bpp=target)
+    assert bpp <= target
+    assert len(data) * 8 / image[..., 0].size == bpp
+    assert coding.read_header(data).rate == pytest.approx(rate, rel=1e-6)
+  with pytest.raises(ValueError, match="no rate"):
+    coding.encode_to_target(gained, image, max_bpp=lowest / 2)
+
+
+def test_target_psnr_is_reached(gained, sample):
+  image = sample[:96, :128]
+  # Any target at most what the lowest rate gives is reachable.
+  lowest_rate_psnr = coding.encode_to_target(gained, image, min_psnr=0.)[3]
+  for target in (lowest_rate_psnr, lowest_rate_psnr - 1.):
+    _, _, _, psnr = coding.encode_to_target(gained, image, min_psnr=target)
+    assert psnr >= target
+  with pytest.raises(ValueError, match="no rate"):
+    coding.encode_to_target(gained, image, min_psnr=99.)

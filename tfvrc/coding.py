@@ -75,3 +75,51 @@ def decode(codec, data):
 def read_header(data):
   """The header of a .tfvrc file (validated)."""
   return bitstream.unpack(data)[0]
+
+
+def encode_to_target(codec, image, max_bpp=None, min_psnr=None, steps=12):
+  """Searches the continuous rate for one image by bisection.
+
+  With `max_bpp`: the largest rate whose real file is at most `max_bpp`.
+  With `min_psnr`: the smallest rate whose decoded image reaches `min_psnr`.
+  Only an encoding that was checked against the target is returned, so the
+  target holds even where the model's rate curve is not monotone. Returns
+  (file bytes, rate, bpp, psnr); ValueError when no rate in range meets it.
+  """
+  from tfvrc import metrics  # pylint: disable=import-outside-toplevel
+  if (max_bpp is None) == (min_psnr is None):
+    raise ValueError("give exactly one of a target bpp and a target PSNR")
+  image = check_image(image)
+
+  def trial(rate):
+    data = encode(codec, image, rate)
+    quality = (metrics.psnr(image, decode(codec, data))
+               if min_psnr is not None else None)
+    bpp = metrics.bpp(len(data), image.shape)
+    meets = bpp <= max_bpp if max_bpp is not None else quality >= min_psnr
+    return meets, (data, rate, bpp, quality)
+
+  lo, hi = (float(r) for r in codec.rate_range)
+  # Bits grow with the rate: a bpp target keeps the low end feasible, a PSNR
+  # target the high end.
+  feasible_end, other_end = (lo, hi) if max_bpp is not None else (hi, lo)
+  meets, best = trial(feasible_end)
+  if not meets:
+    target = (f"{max_bpp:g} bpp" if max_bpp is not None
+              else f"{min_psnr:g} dB")
+    raise ValueError(f"no rate of {codec.codec_name} reaches {target}: its "
+                     f"{'lowest' if max_bpp is not None else 'highest'} rate "
+                     f"gives {best[2]:.4f} bpp"
+                     + (f", {best[3]:.2f} dB" if best[3] is not None else ""))
+  meets, result = trial(other_end)
+  if meets:
+    return result
+  good, bad = feasible_end, other_end
+  for _ in range(steps if lo < hi else 0):
+    middle = (good + bad) / 2
+    meets, result = trial(middle)
+    if meets:
+      good, best = middle, result
+    else:
+      bad = middle
+  return best
