@@ -48,6 +48,20 @@ def test_pmf_sums_to_one():
                              atol=1e-7)
 
 
+def test_likelihood_gradients_are_finite_everywhere():
+  """Far from the mean on either side, for narrow and wide scales alike."""
+  x = np.linspace(-300., 300., 61, dtype=np.float32)[:, None, None]
+  scales = np.geomspace(0.11, 256., 8).astype(np.float32)
+  left = tf.Variable(scales[:, None])
+  right = tf.Variable(scales[None, :])
+  with tf.GradientTape() as tape:
+    log_prob = noisy_asymmetric_normal(0., left, right).log_prob(x)
+    loss = tf.reduce_sum(log_prob)
+  assert np.all(np.isfinite(log_prob.numpy()))
+  for gradient in tape.gradient(loss, [left, right]):
+    assert np.all(np.isfinite(gradient.numpy()))
+
+
 @pytest.fixture(scope="module")
 def asymmetric_model():
   tf.keras.utils.set_random_seed(7)

@@ -123,7 +123,7 @@ def test_killed_run_resumes_mid_epoch_and_ends_at_steps(tmp_path):
   out = tmp_path / "run"
   command = train_command(
       *TINY, f"--data={image_folder(tmp_path / 'images')}", "--steps=40",
-      "--steps_per_epoch=20", "--checkpoint_every=10", "--export",
+      "--steps_per_epoch=40", "--checkpoint_every=10", "--export",
       "--name=resumed", f"--out={out}")
   with open(tmp_path / "first.log", "w") as log:
     first = subprocess.Popen(command, env=train_env(), stdout=log,
@@ -137,7 +137,7 @@ def test_killed_run_resumes_mid_epoch_and_ends_at_steps(tmp_path):
     first.send_signal(signal.SIGKILL)
     first.wait()
   saved = train.backed_up_step(str(out / "backup"))
-  # The first checkpoint (step 10) is mid-epoch; the kill may come later.
+  # One 40-step epoch: every checkpoint before the end is mid-epoch.
   assert saved in (10, 20, 30)
 
   second = subprocess.run(command, env=train_env(), capture_output=True,
@@ -148,3 +148,16 @@ def test_killed_run_resumes_mid_epoch_and_ends_at_steps(tmp_path):
   assert zoo.read_meta(out / "weights.npz")["steps"] == 40
   assert export.SavedModelCodec(str(out / "saved_model")).codec_name == (
       "resumed")
+
+
+def test_trains_a_gained_asymmetric_model(tmp_path, run_in_process):
+  """The family flags reach the model; its weights file rebuilds it."""
+  run_in_process(*TINY, f"--data={image_folder(tmp_path / 'images')}",
+                 "--model=gained", "--lmbdas=0.001,0.01,0.1",
+                 "--entropy_model=asymmetric", "--steps=2",
+                 "--steps_per_epoch=2", f"--out={tmp_path / 'run'}")
+  loaded = zoo.load(str(tmp_path / "run" / "weights.npz"))
+  assert loaded.family == "gained"
+  assert loaded.get_config()["lmbdas"] == [0.001, 0.01, 0.1]
+  assert loaded.get_config()["entropy_model"] == "asymmetric"
+  assert loaded.rate_range == (0., 2.)

@@ -14,8 +14,10 @@ measures its BPG anchor.
   webp     cwebp / dwebp (Debian webp), -q 0-95, lossy (always 4:2:0), -m 4.
   hevc444  BPG's recipe with ffmpeg + libx265 (Debian ffmpeg): RGB to YCbCr
            BT.601 full range 4:4:4, 8 bit, one intra frame, preset veryslow,
-           crf sweep, raw HEVC stream without x265's info SEI; decoded back
-           to RGB PNG with ffmpeg.
+           -tune ssim (x265's psycho-visual tuning off: 13% BD-rate better
+           in PSNR, as good as -tune psnr, which also drops adaptive
+           quantization), crf sweep, raw HEVC stream without x265's info
+           SEI; decoded back to RGB PNG with ffmpeg.
   avif     avifenc / avifdec (Debian libavif-bin, libaom), 4:4:4 8 bit full
            range, constant quantizer (--min = --max), speed 6.
   jxl      cjxl / djxl (Debian libjxl-tools), distance 0.5-25 (25 is the
@@ -191,7 +193,7 @@ _SWSCALE = "flags=accurate_rnd+full_chroma_int"
 class Hevc444(ToolCodec):
   name = "hevc444"
   label = ("HEVC intra 4:4:4 (ffmpeg libx265, BPG recipe: BT.601 full-range "
-           "YCbCr, preset veryslow, crf sweep)")
+           "YCbCr, preset veryslow, tune ssim, crf sweep)")
   qualities = (19, 22, 25, 28, 31, 34, 37, 40, 43, 46, 49)
   package, tools, suffix = "ffmpeg", ("ffmpeg",), ".hevc"
 
@@ -204,7 +206,8 @@ class Hevc444(ToolCodec):
             f"scale=out_color_matrix=bt601:out_range=full:{_SWSCALE},"
             "format=yuv444p",
             "-color_range", "pc", "-colorspace", "bt470bg",
-            "-c:v", "libx265", "-preset", "veryslow", "-crf", str(quality),
+            "-c:v", "libx265", "-preset", "veryslow", "-tune", "ssim",
+            "-crf", str(quality),
             "-x265-params",
             "log-level=error:info=0:keyint=1:pools=1:frame-threads=1",
             "-frames:v", "1", "-f", "hevc", output]

@@ -28,6 +28,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "hyperprior", "Model family.")
 flags.DEFINE_float("lmbda", 0.0067, "Lambda of a fixed-rate model "
                    "(loss = bpp + lambda * MSE on 0..255).")
+flags.DEFINE_list("lmbdas", None, "Lambdas of a variable-rate family, one per "
+                  "rate level (default: the family's own set).")
+flags.DEFINE_enum("entropy_model", "gaussian", ["gaussian", "asymmetric"],
+                  "Conditional entropy model of the latent.")
 flags.DEFINE_integer("num_filters", 128, "Channels of the transforms (N).")
 flags.DEFINE_integer("latent_depth", 192, "Channels of the latent (M).")
 flags.DEFINE_string("data", "../shared/data/train",
@@ -76,6 +80,7 @@ flags.DEFINE_string("dump_weights", None, "Debug: every worker writes each "
 
 
 def make_strategy(name):
+  """The strategy; mirrored takes the GPUs, else every logical CPU."""
   if name == "mirrored":
     devices = (tf.config.list_logical_devices("GPU")
                or tf.config.list_logical_devices("CPU"))
@@ -137,6 +142,7 @@ def export_saved_model(weights_path, path, name):
 
 
 def dump_weights(model, strategy, path):
+  """Writes every local replica's copy of the weights (`r{replica}_w{i}`)."""
   np.savez(path, **{
       f"r{r}_w{i:03d}": v.numpy()
       for i, w in enumerate(model.trainable_weights)
@@ -206,8 +212,22 @@ class RatePoints(tf.keras.callbacks.Callback):
 
 
 def model_config():
-  return dict(lmbda=FLAGS.lmbda, num_filters=FLAGS.num_filters,
-              latent_depth=FLAGS.latent_depth)
+  """Constructor arguments from the flags; `models.create` keeps the ones the
+  family takes."""
+  config = dict(lmbda=FLAGS.lmbda, num_filters=FLAGS.num_filters,
+                latent_depth=FLAGS.latent_depth,
+                entropy_model=FLAGS.entropy_model)
+  if FLAGS.lmbdas:
+    config["lmbdas"] = [float(l) for l in FLAGS.lmbdas]
+  return config
+
+
+def create_model():
+  """The flags' model, compiled with its optimizer (in the current scope)."""
+  model = models.create(FLAGS.model, **model_config())
+  model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate()),
+                jit_compile=FLAGS.jit)
+  return model
 
 
 def train():
@@ -242,9 +262,7 @@ def train():
                                        FLAGS.batch_size, FLAGS.val_images)
 
   with strategy.scope():
-    model = models.create(FLAGS.model, **model_config())
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate()),
-                  jit_compile=FLAGS.jit)
+    model = create_model()
 
   os.makedirs(FLAGS.out, exist_ok=True)
   weights_path = os.path.join(FLAGS.out, "weights.npz")

@@ -14,6 +14,7 @@ gets the one-point form: its rate change at the anchor's quality and its
 quality change at the anchor's rate (`metrics.rate_change_at`).
 """
 
+import csv
 import json
 import os
 import sys
@@ -44,6 +45,10 @@ flags.DEFINE_float("max_bpp", 2., "Rate axis limit of the plots.")
 flags.DEFINE_string("out", "experiments/baselines/results", "Output folder; "
                     "a relative path is taken from the repo root.")
 flags.DEFINE_bool("progress", True, "Show progress bars.")
+flags.DEFINE_bool("reuse_codecs", False, "Read a classical codec's results "
+                  "from --out instead of running it again, when its CSV has "
+                  "the same images and settings (e.g. to re-run only the "
+                  "model after new weights).")
 
 # CompressAI's 8-bit-decoded run: PSNR on the rounded image, as ours.
 PUBLISHED = {
@@ -56,6 +61,21 @@ METRICS = ("psnr-rgb", "ms-ssim-rgb")
 
 def from_repo(path):
   return os.path.normpath(os.path.join(REPO, path))
+
+
+def reusable(out, codec, images):
+  """The codec's saved results if they cover these images and its sweep,
+  made with the same settings and tool version (its description)."""
+  stem = os.path.join(out, codec.name)
+  if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".csv")):
+    return None
+  results = evaluate.read_results(stem + ".json")
+  with open(stem + ".csv", encoding="utf-8") as f:
+    done = {(r["image"], float(r["quality"])) for r in csv.DictReader(f)}
+  wanted = {(name, float(q)) for name, _ in images for q in codec.qualities}
+  same = (done == wanted
+          and results["description"].startswith(codec.description()))
+  return results if same else None
 
 
 def save(out, results, rows):
@@ -127,8 +147,12 @@ def run():
 
   benched = []
   for codec in selected:
-    results, rows = codecs.bench(codec, images, progress=FLAGS.progress)
-    save(out, results, rows)
+    results = reusable(out, codec, images) if FLAGS.reuse_codecs else None
+    if results:
+      print(f"{codec.name}: reusing {out}/{codec.name}.json\n")
+    else:
+      results, rows = codecs.bench(codec, images, progress=FLAGS.progress)
+      save(out, results, rows)
     benched.append(results)
 
   model = zoo.load(FLAGS.model)

@@ -19,7 +19,13 @@ import tensorflow_probability as tfp
 from tfvrc.entropy import gaussian
 
 _HALF_LOG_2_OVER_PI = 0.5 * np.log(2. / np.pi)
-_STANDARD = tfp.distributions.Normal(0., 1.)  # accurate cdf and log-cdf tails
+
+
+def _standard():
+  """The standard normal (accurate cdf and log-cdf tails). Built per call:
+  a module-level tensor would initialise TensorFlow at import, before a
+  trainer can configure devices and collectives."""
+  return tfp.distributions.Normal(0., 1.)
 
 
 class AsymmetricNormal(tfp.distributions.Distribution):
@@ -58,45 +64,49 @@ class AsymmetricNormal(tfp.distributions.Distribution):
   def _event_shape(self):
     return tf.TensorShape([])
 
-  def _parts(self, x):
-    """Whether x is left of the mean, its side's scale, and the side's weight
-    2 s / (s_l + s_r)."""
+  def _sides(self, x):
+    """Whether x is left of the mean; its standardised distance on each side
+    (0 on the other side, so neither `tf.where` branch can produce a NaN
+    whose gradient would leak); and each side's weight 2 s / (s_l + s_r)."""
     left = x < self._loc
-    scale = tf.where(left, self._scale_left, self._scale_right)
-    weight = 2. * scale / (self._scale_left + self._scale_right)
-    return left, (x - self._loc) / scale, weight
+    z_left = tf.where(left, (x - self._loc) / self._scale_left, 0.)
+    z_right = tf.where(left, 0., (x - self._loc) / self._scale_right)
+    total = self._scale_left + self._scale_right
+    return (left, z_left, z_right, 2. * self._scale_left / total,
+            2. * self._scale_right / total)
 
   def _log_prob(self, x):
-    _, z, _ = self._parts(x)
+    left, z_left, z_right, _, _ = self._sides(x)
+    z = tf.where(left, z_left, z_right)
     return (_HALF_LOG_2_OVER_PI
             - tf.math.log(self._scale_left + self._scale_right) - 0.5 * z ** 2)
 
   def _cdf(self, x):
-    left, z, weight = self._parts(x)
-    return tf.where(left, weight * _STANDARD.cdf(z),
-                    1. - weight * _STANDARD.cdf(-z))
+    left, z_left, z_right, w_left, w_right = self._sides(x)
+    return tf.where(left, w_left * _standard().cdf(z_left),
+                    1. - w_right * _standard().cdf(-z_right))
 
   def _survival_function(self, x):
-    left, z, weight = self._parts(x)
-    return tf.where(left, 1. - weight * _STANDARD.cdf(z),
-                    weight * _STANDARD.cdf(-z))
+    left, z_left, z_right, w_left, w_right = self._sides(x)
+    return tf.where(left, 1. - w_left * _standard().cdf(z_left),
+                    w_right * _standard().cdf(-z_right))
 
   def _log_cdf(self, x):
-    left, z, weight = self._parts(x)
-    return tf.where(left, tf.math.log(weight) + _STANDARD.log_cdf(z),
-                    tf.math.log1p(-weight * _STANDARD.cdf(-z)))
+    left, z_left, z_right, w_left, w_right = self._sides(x)
+    return tf.where(left, tf.math.log(w_left) + _standard().log_cdf(z_left),
+                    tf.math.log1p(-w_right * _standard().cdf(-z_right)))
 
   def _log_survival_function(self, x):
-    left, z, weight = self._parts(x)
-    return tf.where(left, tf.math.log1p(-weight * _STANDARD.cdf(z)),
-                    tf.math.log(weight) + _STANDARD.log_cdf(-z))
+    left, z_left, z_right, w_left, w_right = self._sides(x)
+    return tf.where(left, tf.math.log1p(-w_left * _standard().cdf(z_left)),
+                    tf.math.log(w_right) + _standard().log_cdf(-z_right))
 
   def _quantile(self, p):
     total = self._scale_left + self._scale_right
     at_mean = self._scale_left / total
-    left = self._loc + self._scale_left * _STANDARD.quantile(
+    left = self._loc + self._scale_left * _standard().quantile(
         tf.minimum(p, at_mean) * total / (2. * self._scale_left))
-    right = self._loc - self._scale_right * _STANDARD.quantile(
+    right = self._loc - self._scale_right * _standard().quantile(
         tf.minimum(1. - p, 1. - at_mean) * total / (2. * self._scale_right))
     return tf.where(p < at_mean, left, right)
 
