@@ -93,3 +93,14 @@ def test_demo_writes_files_and_reports(tmp_path):
   assert "PSNR" in result.stdout
   assert (tmp_path / "demo" / "demo-0.tfvrc").exists()
   assert (tmp_path / "demo" / "demo-0.png").exists()
+
+
+def test_target_bpp_on_the_command_line(tmp_path):
+  out = tmp_path / "t.tfvrc"
+  result = run_tfvrc("compress", cli.SAMPLE_IMAGE, str(out),
+                     "--target-bpp", "5")
+  assert result.returncode == 0, result.stderr
+  assert out.stat().st_size * 8 / (768 * 512) <= 5
+  assert_clean_error(run_tfvrc("compress", cli.SAMPLE_IMAGE,
+                               str(tmp_path / "u.tfvrc"), "--target-bpp",
+                               "0.001"), "no rate")

@@ -1,4 +1,5 @@
-"""The `tfvrc` command: compress, decompress, info, models, demo, export, train.
+"""The `tfvrc` command: compress, decompress, info, models, demo, export, train,
+eval, bench, plot and bdrate.
 
 Every failure the user can cause (missing or unreadable input, a corrupt or
 foreign bitstream, a rate out of range, an output that exists) ends with one
@@ -51,7 +52,11 @@ def cmd_compress(args):
   from tfvrc import coding, io, metrics, zoo
   image = io.read_image(args.input)
   codec = zoo.load(args.model)
-  data = coding.encode(codec, image, args.rate)
+  if args.target_bpp is None and args.target_psnr is None:
+    data = coding.encode(codec, image, args.rate)
+  else:
+    data = coding.encode_to_target(codec, image, max_bpp=args.target_bpp,
+                                   min_psnr=args.target_psnr)[0]
   io.atomic_write(output, data, force=args.force)
   header = coding.read_header(data)
   print(f"{output}: {len(data)} bytes, "
@@ -162,8 +167,13 @@ def parser():
   c.add_argument("output", nargs="?", help="default: INPUT.tfvrc")
   c.add_argument("--model", help="zoo name, weights file or SavedModel "
                  "(default: the built-in default)")
-  c.add_argument("--rate", type=float, help="rate knob in the model's "
-                 "rate_range (larger = more bits; see `tfvrc models`)")
+  target = c.add_mutually_exclusive_group()
+  target.add_argument("--rate", type=float, help="rate knob in the model's "
+                      "rate_range (larger = more bits; see `tfvrc models`)")
+  target.add_argument("--target-bpp", type=float, help="search the rate for "
+                      "the largest file of at most this many bits per pixel")
+  target.add_argument("--target-psnr", type=float, help="search the rate for "
+                      "the smallest file reaching this PSNR (dB)")
   c.add_argument("--force", action="store_true", help="overwrite OUTPUT")
   c.set_defaults(run=cmd_compress)
 
