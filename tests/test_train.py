@@ -161,3 +161,25 @@ def test_trains_a_gained_asymmetric_model(tmp_path, run_in_process):
   assert loaded.get_config()["lmbdas"] == [0.001, 0.01, 0.1]
   assert loaded.get_config()["entropy_model"] == "asymmetric"
   assert loaded.rate_range == (0., 2.)
+
+
+def test_gained_model_starts_from_a_trained_baseline(tmp_path, run_in_process,
+                                                     model):
+  """--init_from: the baseline's weights, then gains that start at one."""
+  config = model.get_config()
+  run_in_process(f"--data={image_folder(tmp_path / 'images')}",
+                 "--model=gained", "--lmbdas=0.002,0.02",
+                 f"--num_filters={config['num_filters']}",
+                 f"--latent_depth={config['latent_depth']}",
+                 "--patch_size=32", "--batch_size=2", "--steps=1",
+                 "--steps_per_epoch=1", "--lr=1e-12",
+                 f"--init_from={zoo.path_of(zoo.DEFAULT_MODEL)}",
+                 f"--out={tmp_path / 'run'}")
+  gained = zoo.load(str(tmp_path / "run" / "weights.npz"))
+  for baseline_weight, weight in zip(model.trainable_weights,
+                                     gained.trainable_weights):
+    np.testing.assert_allclose(weight.numpy(), baseline_weight.numpy(),
+                               atol=1e-3)
+  with pytest.raises(ValueError, match="does not fit"):
+    zoo.init_from(models.create("hyperprior", num_filters=8, latent_depth=8),
+                  zoo.path_of(zoo.DEFAULT_MODEL))

@@ -32,6 +32,9 @@ flags.DEFINE_list("lmbdas", None, "Lambdas of a variable-rate family, one per "
                   "rate level (default: the family's own set).")
 flags.DEFINE_enum("entropy_model", "gaussian", ["gaussian", "asymmetric"],
                   "Conditional entropy model of the latent.")
+flags.DEFINE_string("init_from", None, "Weights file (zoo format) to start "
+                    "from, e.g. a trained baseline under a gained model; a "
+                    "checkpoint in OUT/backup takes precedence.")
 flags.DEFINE_integer("num_filters", 128, "Channels of the transforms (N).")
 flags.DEFINE_integer("latent_depth", 192, "Channels of the latent (M).")
 flags.DEFINE_string("data", "../shared/data/train",
@@ -225,6 +228,8 @@ def model_config():
 def create_model():
   """The flags' model, compiled with its optimizer (in the current scope)."""
   model = models.create(FLAGS.model, **model_config())
+  if FLAGS.init_from:
+    zoo.init_from(model, FLAGS.init_from)
   model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate()),
                 jit_compile=FLAGS.jit)
   return model

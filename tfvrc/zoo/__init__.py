@@ -56,8 +56,8 @@ def read_meta(path):
     return json.loads(str(f["meta"]))
 
 
-def load_file(path):
-  """Builds the model a weights file describes, with its coders ready."""
+def _read(path):
+  """(meta, weight arrays in model order, coder tables) of a weights file."""
   try:
     with np.load(path) as f:
       meta = json.loads(str(f["meta"]))
@@ -66,14 +66,38 @@ def load_file(path):
                 if k.startswith("table_")}
   except (OSError, ValueError, KeyError) as e:
     raise ValueError(f"{path} is not a tfvrc weights file ({e})") from e
-  model = models.create(meta["family"], **meta["config"])
+  return meta, values, tables
+
+
+def init_from(model, path):
+  """Starts `model` from a weights file of the same or a smaller model.
+
+  The file's weights fill the model's first trainable weights in order, so a
+  gained model can start from a trained baseline of the same N and M and
+  learn only what the baseline lacks (its gains start at one).
+  """
+  _assign(model, _read(path)[1], path, whole=False)
+
+
+def _assign(model, values, path, whole):
+  """Copies `values` into the model's trainable weights (all of them, or a
+  prefix), refusing any count or shape mismatch."""
   weights = model.trainable_weights
-  if len(weights) != len(values) or any(
+  count_ok = len(values) == len(weights) if whole else len(values) <= len(
+      weights)
+  if not count_ok or any(
       tuple(w.shape) != v.shape for w, v in zip(weights, values)):
-    raise ValueError(f"{path} does not match a {meta['family']} model with "
-                     f"config {meta['config']}")
+    raise ValueError(f"{path} does not fit a {model.family} model with "
+                     f"config {model.get_config()}")
   for w, v in zip(weights, values):
     w.assign(v.astype(np.float32))
+
+
+def load_file(path):
+  """Builds the model a weights file describes, with its coders ready."""
+  meta, values, tables = _read(path)
+  model = models.create(meta["family"], **meta["config"])
+  _assign(model, values, path, whole=True)
   model.build_coders(tables or None)
   model.zoo_meta = meta
   return model
