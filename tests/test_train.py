@@ -183,3 +183,14 @@ def test_gained_model_starts_from_a_trained_baseline(tmp_path, run_in_process,
   with pytest.raises(ValueError, match="does not fit"):
     zoo.init_from(models.create("hyperprior", num_filters=8, latent_depth=8),
                   zoo.path_of(zoo.DEFAULT_MODEL))
+
+
+def test_mixed_precision_run_writes_a_usable_model(tmp_path):
+  """bfloat16 training (own process: the precision policy is global)."""
+  subprocess.run(train_command(
+      *TINY, f"--data={image_folder(tmp_path / 'images')}", "--steps=2",
+      "--steps_per_epoch=2", "--mixed_precision", f"--out={tmp_path / 'run'}"),
+      check=True, env=train_env(), capture_output=True)
+  model = zoo.load(str(tmp_path / "run" / "weights.npz"))
+  image = random_image(24, 24)
+  assert model.compress(image, model.default_rate)[0].dtype == tf.string

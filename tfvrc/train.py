@@ -208,7 +208,8 @@ class RatePoints(tf.keras.callbacks.Callback):
         tf.summary.scalar(f"loss/{tag}", tf.reduce_mean(loss))
         x_hat, _ = self.model((self.images[:1], batch_rates[:1]),
                               training=False)
-        side_by_side = tf.concat([self.images[:1], x_hat], axis=2)
+        side_by_side = tf.concat(
+            [self.images[:1], tf.cast(x_hat, self.images.dtype)], axis=2)
         tf.summary.image(f"original_reconstruction/{tag}",
                          tf.saturate_cast(tf.round(side_by_side), tf.uint8))
     self.writer.flush()

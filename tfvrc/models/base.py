@@ -82,6 +82,8 @@ class CompressionModel(tf.keras.Model):
     """Per-image bpp, MSE (0..255 scale) and the RD loss bpp + lambda * MSE."""
     x = tf.cast(x, tf.float32)
     x_hat, bits = self((x, rate), training=training)
+    # Under a mixed-precision policy the transforms compute in (b)float16.
+    x_hat, bits = tf.cast(x_hat, tf.float32), tf.cast(bits, tf.float32)
     num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[1:-1]), tf.float32)
     bpp = bits / num_pixels
     mse = tf.reduce_mean(tf.math.squared_difference(x, x_hat), axis=(1, 2, 3))
