@@ -49,13 +49,6 @@ class CompressionModel(tf.keras.Model):
   def default_rate(self):
     return self.rate_range[1]
 
-  def check_rate(self, rate):
-    """Raises ValueError naming the range when `rate` is outside it."""
-    lo, hi = self.rate_range
-    if not lo <= float(rate) <= hi:
-      raise ValueError(
-          f"rate {rate} is outside this model's range [{lo:g}, {hi:g}]")
-
   def lmbda(self, rate):
     """The Lagrange multiplier (bpp + lambda * MSE on 0..255) of each rate."""
     raise NotImplementedError
