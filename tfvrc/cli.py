@@ -134,19 +134,8 @@ def cmd_demo(args):
 
 def cmd_export(args):
   _check_output(args.output, args.force)
-  import shutil
-  import tempfile
   from tfvrc import export, zoo
-  codec = zoo.load(args.model)
-  folder = os.path.dirname(os.path.abspath(args.output))
-  staging = tempfile.mkdtemp(dir=folder, prefix=".tfvrc-export-")
-  try:
-    export.export(codec, staging)
-    if os.path.exists(args.output):
-      shutil.rmtree(args.output)
-    os.replace(staging, args.output)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
+  export.export(zoo.load(args.model), args.output, force=args.force)
   print(f"{args.output}: SavedModel with compress/decompress signatures")
 
 

@@ -111,11 +111,13 @@ def encode_to_target(codec, image, max_bpp=None, min_psnr=None, steps=12):
                      f"{'lowest' if max_bpp is not None else 'highest'} rate "
                      f"gives {best[2]:.4f} bpp"
                      + (f", {best[3]:.2f} dB" if best[3] is not None else ""))
+  if lo == hi:  # a fixed-rate model: nothing to search
+    return best
   meets, result = trial(other_end)
   if meets:
     return result
   good, bad = feasible_end, other_end
-  for _ in range(steps if lo < hi else 0):
+  for _ in range(steps):
     middle = (good + bad) / 2
     meets, result = trial(middle)
     if meets:

@@ -8,6 +8,10 @@ tables, so no Python class is needed to load it: `tf.saved_model.load` after
 `import tensorflow_compression` (whose custom ops do the range coding).
 """
 
+import os
+import shutil
+import tempfile
+
 import tensorflow as tf
 
 
@@ -32,12 +36,23 @@ class CodecModule(tf.Module):
         input_signature=model.decompress.input_signature)
 
 
-def export(model, path):
-  """Writes `model` (coders built, identity set by `zoo.load`) to `path`."""
+def export(model, path, force=False):
+  """Writes `model` (coders built, identity set by `zoo.load`) to the folder
+  `path`: into a staging folder beside it, then renamed, so a failure never
+  leaves half a SavedModel; an existing `path` is replaced only with `force`."""
+  if os.path.exists(path) and not force:
+    raise FileExistsError(f"{path} exists (use --force to overwrite)")
   module = CodecModule(model)
-  tf.saved_model.save(module, path, signatures={
-      "compress": module.compress.get_concrete_function(),
-      "decompress": module.decompress.get_concrete_function()})
+  staging = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)),
+                             prefix=".tfvrc-export-")
+  try:
+    tf.saved_model.save(module, staging, signatures={
+        "compress": module.compress.get_concrete_function(),
+        "decompress": module.decompress.get_concrete_function()})
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(staging, path)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 class SavedModelCodec:
@@ -56,5 +71,3 @@ class SavedModelCodec:
     self.num_strings = int(self.module.num_strings.numpy())
     self.compress = self.module.compress
     self.decompress = self.module.decompress
-
-

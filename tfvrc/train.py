@@ -9,9 +9,7 @@ Only the chief worker writes files that outlive the run.
 """
 
 import os
-import shutil
 import sys
-import tempfile
 
 from absl import app
 from absl import flags
@@ -23,6 +21,7 @@ from tfvrc import data
 from tfvrc import export
 from tfvrc import models
 from tfvrc import zoo
+from tfvrc.models import base
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "hyperprior", "Model family.")
@@ -134,14 +133,7 @@ def export_saved_model(weights_path, path, name):
   codec = zoo.load_file(weights_path)
   codec.codec_name = name
   codec.digest = codec.weights_digest()
-  staging = tempfile.mkdtemp(dir=os.path.dirname(path),
-                             prefix=".saved_model-")
-  try:
-    export.export(codec, staging)
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(staging, path)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
+  export.export(codec, path, force=True)
 
 
 def dump_weights(model, strategy, path):
@@ -201,8 +193,7 @@ class RatePoints(tf.keras.callbacks.Callback):
         batch_rates = tf.fill([tf.shape(self.images)[0]], rate)
         bpp, mse, loss = self.model.rd_terms(self.images, batch_rates,
                                              training=False)
-        psnr = 10. * tf.math.log(255. ** 2 / tf.maximum(mse, 1e-10)) / (
-            tf.math.log(10.))
+        psnr = base.psnr_from_mse(mse)
         tf.summary.scalar(f"bpp/{tag}", tf.reduce_mean(bpp))
         tf.summary.scalar(f"psnr/{tag}", tf.reduce_mean(psnr))
         tf.summary.scalar(f"loss/{tag}", tf.reduce_mean(loss))

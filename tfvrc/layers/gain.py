@@ -13,6 +13,18 @@ import tensorflow as tf
 MIN_GAIN = 1e-6
 
 
+def interpolate_levels(levels, rate):
+  """Rows of the positive [L, ...] table `levels` at rates [batch] in
+  [0, L - 1]: row_s^(1 - l) * row_{s+1}^l, exactly row s at integer s."""
+  count = levels.shape[0]
+  rate = tf.clip_by_value(tf.cast(rate, tf.float32), 0., count - 1.)
+  lower = tf.minimum(tf.floor(rate), count - 2.)
+  weight = tf.reshape(rate - lower, [-1] + [1] * (levels.shape.rank - 1))
+  index = tf.cast(lower, tf.int32)
+  return (tf.gather(levels, index) ** (1. - weight)
+          * tf.gather(levels, index + 1) ** weight)
+
+
 class GainUnit(tf.keras.layers.Layer):
   """Scales NHWC features channel-wise by the gain vector of each sample's rate."""
 
@@ -26,14 +38,7 @@ class GainUnit(tf.keras.layers.Layer):
 
   def vectors(self, rate):
     """Gain vectors [batch, C] for rates [batch] in [0, num_levels - 1]."""
-    rate = tf.clip_by_value(tf.cast(rate, tf.float32), 0.,
-                            self.num_levels - 1.)
-    lower = tf.minimum(tf.floor(rate), self.num_levels - 2.)
-    weight = (rate - lower)[:, None]
-    gains = tf.maximum(tf.abs(self.gains), MIN_GAIN)
-    index = tf.cast(lower, tf.int32)
-    return (tf.gather(gains, index) ** (1. - weight)
-            * tf.gather(gains, index + 1) ** weight)
+    return interpolate_levels(tf.maximum(tf.abs(self.gains), MIN_GAIN), rate)
 
   def call(self, x, rate):
     return x * self.vectors(rate)[:, None, None, :]

@@ -93,8 +93,7 @@ class CompressionModel(tf.keras.Model):
     self.loss_metric.update_state(loss)
     self.bpp_metric.update_state(bpp)
     self.mse_metric.update_state(mse)
-    self.psnr_metric.update_state(
-        10. * tf.math.log(255. ** 2 / tf.maximum(mse, 1e-10)) / tf.math.log(10.))
+    self.psnr_metric.update_state(psnr_from_mse(mse))
     return {m.name: m.result() for m in (
         self.loss_metric, self.bpp_metric, self.mse_metric, self.psnr_metric)}
 
@@ -169,6 +168,12 @@ class CompressionModel(tf.keras.Model):
     for w in self.trainable_weights:
       sha.update(np.ascontiguousarray(w.numpy(), np.float32).tobytes())
     return sha.digest()[:8]
+
+
+def psnr_from_mse(mse):
+  """PSNR in dB of an MSE on the 0..255 scale (capped for mse -> 0)."""
+  return 10. * tf.math.log(255. ** 2 / tf.maximum(mse, 1e-10)) / tf.math.log(
+      10.)
 
 
 def to_uint8(x):

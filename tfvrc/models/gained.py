@@ -8,7 +8,6 @@ integer level per sample and weights its distortion with that level's lambda;
 coding takes any continuous rate in [0, L - 1].
 """
 
-import numpy as np
 import tensorflow as tf
 
 from tfvrc.layers import gain
@@ -51,15 +50,8 @@ class GainedHyperprior(hyperprior.MeanScaleHyperprior):
     return (len(self.lmbdas) - 1) / 2
 
   def lmbda(self, rate):
-    """Lambda of each rate, log-interpolated between adjacent levels."""
-    log_lmbdas = tf.constant(np.log(self.lmbdas), tf.float32)
-    levels = len(self.lmbdas)
-    rate = tf.clip_by_value(tf.cast(rate, tf.float32), 0., levels - 1.)
-    lower = tf.minimum(tf.floor(rate), levels - 2.)
-    weight = rate - lower
-    index = tf.cast(lower, tf.int32)
-    return tf.exp((1. - weight) * tf.gather(log_lmbdas, index)
-                  + weight * tf.gather(log_lmbdas, index + 1))
+    """Lambda of each rate, interpolated like the gains (log-linearly)."""
+    return gain.interpolate_levels(tf.constant(self.lmbdas, tf.float32), rate)
 
   def sample_rates(self, batch_size):
     """One integer level per sample, uniformly."""
