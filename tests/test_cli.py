@@ -104,3 +104,14 @@ def test_target_bpp_on_the_command_line(tmp_path):
   assert_clean_error(run_tfvrc("compress", cli.SAMPLE_IMAGE,
                                str(tmp_path / "u.tfvrc"), "--target-bpp",
                                "0.001"), "no rate")
+
+
+def test_train_takes_the_trainer_flags():
+  """`tfvrc train --flag ...` reaches the absl trainer, which refuses bad
+  flag values and unknown flags with a non-zero exit."""
+  result = run_tfvrc("train", "--steps", "3", "--steps_per_epoch", "2")
+  assert result.returncode != 0
+  assert "--steps must be a multiple of --steps_per_epoch" in result.stderr
+  result = run_tfvrc("train", "--no_such_flag")
+  assert result.returncode != 0
+  assert "no_such_flag" in result.stderr

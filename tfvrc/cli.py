@@ -140,10 +140,9 @@ def cmd_export(args):
 
 
 def cmd_train(args):
-  from absl import flags
+  from absl import app
   from tfvrc import train
-  flags.FLAGS(["tfvrc train"] + args.flags)
-  train.train()
+  app.run(train.main, argv=["tfvrc train"] + args.flags)
 
 
 def parser():
@@ -208,7 +207,13 @@ def parser():
 
 
 def main(argv=None):
-  args = parser().parse_args(argv)
+  # argparse's REMAINDER drops a leading option, so `train` keeps its own
+  # (absl) flags: everything after the word goes to the trainer.
+  args, rest = parser().parse_known_args(argv)
+  if args.command == "train":
+    args.flags = rest + args.flags
+  elif rest:
+    parser().error(f"unrecognized arguments: {' '.join(rest)}")
   from tfvrc import bitstream, io
   try:
     args.run(args)
