@@ -24,6 +24,11 @@ def check_rate(codec, rate):
   if not lo <= rate <= hi:  # also refuses NaN
     raise ValueError(f"rate {rate:g} is outside the range [{lo:g}, {hi:g}] "
                      f"of model {codec.codec_name}")
+  points = getattr(codec, "rate_points", None)
+  if points is not None and rate not in np.float32(points):
+    raise ValueError(f"model {codec.codec_name} codes only at the rates it "
+                     f"was trained for ({', '.join(f'{p:g}' for p in points)})"
+                     f", not at {rate:g}")
   return float(rate)
 
 

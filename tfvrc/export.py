@@ -3,7 +3,7 @@
 The SavedModel is a plain `tf.Module`: `compress(image, rate)` and
 `decompress(shape, rate, *strings)` signatures plus the identity the file
 header needs (`model_name`, `weights_digest`, `rate_range`, `default_rate`,
-`num_strings`). It tracks the model's variables, including the range-coding
+`rate_points` (empty for any rate in the range), `num_strings`). It tracks the model's variables, including the range-coding
 tables, so no Python class is needed to load it: `tf.saved_model.load` after
 `import tensorflow_compression` (whose custom ops do the range coding).
 """
@@ -27,6 +27,8 @@ class CodecModule(tf.Module):
                                   trainable=False)
     self.default_rate = tf.Variable(model.default_rate, dtype=tf.float32,
                                     trainable=False)
+    self.rate_points = tf.Variable(model.rate_points or [], dtype=tf.float32,
+                                   shape=[None], trainable=False)
     self.num_strings = tf.Variable(model.num_strings, trainable=False)
     self.compress = tf.function(
         model.compress.python_function,
@@ -68,6 +70,8 @@ class SavedModelCodec:
     self.digest = self.module.weights_digest.numpy()
     self.rate_range = tuple(float(r) for r in self.module.rate_range.numpy())
     self.default_rate = float(self.module.default_rate.numpy())
+    self.rate_points = tuple(float(r) for r in
+                             self.module.rate_points.numpy()) or None
     self.num_strings = int(self.module.num_strings.numpy())
     self.compress = self.module.compress
     self.decompress = self.module.decompress

@@ -31,6 +31,10 @@ flags.DEFINE_list("lmbdas", None, "Lambdas of a variable-rate family, one per "
                   "rate level (default: the family's own set).")
 flags.DEFINE_enum("entropy_model", "gaussian", ["gaussian", "asymmetric"],
                   "Conditional entropy model of the latent.")
+flags.DEFINE_enum("training", "joint", ["joint", "sample"], "Lambda-driven "
+                  "families (modulated*, scaled-bottleneck): code each batch "
+                  "at every lambda and sum the losses (the paper's), or draw "
+                  "one lambda per image.")
 flags.DEFINE_string("init_from", None, "Weights file (zoo format) to start "
                     "from, e.g. a trained baseline under a gained model; a "
                     "checkpoint in OUT/backup takes precedence.")
@@ -211,7 +215,7 @@ def model_config():
   family takes."""
   config = dict(lmbda=FLAGS.lmbda, num_filters=FLAGS.num_filters,
                 latent_depth=FLAGS.latent_depth,
-                entropy_model=FLAGS.entropy_model)
+                entropy_model=FLAGS.entropy_model, training=FLAGS.training)
   if FLAGS.lmbdas:
     config["lmbdas"] = [float(l) for l in FLAGS.lmbdas]
   return config

@@ -5,7 +5,14 @@ aligned with pixel 0 for any image size) and `tfc.GDN`, with the layer layout of
 Minnen et al. 2018 ("mbt2018-mean"): four 5x5 stride-2 convolutions with GDN on
 each side, and a LeakyReLU hyper transform pair whose synthesis side predicts
 means and scale indexes.
+
+With `separate_gdn`, each (I)GDN is its own layer of the stack instead of its
+convolution's activation, so a modulated model can scale the channels beside
+it (`layers.modulation.run_modulated`). The default keeps the published weight
+order of the zoo files.
 """
+
+import functools
 
 import tensorflow as tf
 import tensorflow_compression as tfc
@@ -34,28 +41,74 @@ def up_conv(filters, kernel, stride, activation=None, kernel_parameter="rdft",
       kernel_parameter=kernel_parameter, name=name)
 
 
-class AnalysisTransform(tf.keras.Sequential):
+class _GDNStack(tf.keras.Sequential):
+  """A Sequential that adds a convolution with its (I)GDN as the activation,
+  or, with `separate_gdn`, followed by the (I)GDN as a layer of its own."""
+
+  def __init__(self, separate_gdn, name):
+    super().__init__(name=name)
+    self.separate_gdn = separate_gdn
+
+  def add_with_gdn(self, conv_factory, gdn):
+    if self.separate_gdn:
+      self.add(conv_factory(activation=None))
+      self.add(gdn)
+    else:
+      self.add(conv_factory(activation=gdn))
+
+
+class AnalysisTransform(_GDNStack):
   """Image in [0, 255] to latent y with 16x fewer samples per side."""
+
+  def __init__(self, num_filters, latent_depth, separate_gdn=False,
+               name="analysis"):
+    super().__init__(separate_gdn, name)
+    self.add(tf.keras.layers.Rescaling(1 / 255.))
+    for i in range(3):
+      self.add_with_gdn(
+          functools.partial(down_conv, num_filters, 5, 2, name=f"layer_{i}"),
+          tfc.GDN(name=f"gdn_{i}"))
+    self.add(down_conv(latent_depth, 5, 2, name="layer_3"))
+
+
+class SynthesisTransform(_GDNStack):
+  """Latent y back to an image in [0, 255] (before clipping and rounding)."""
+
+  def __init__(self, num_filters, separate_gdn=False, name="synthesis"):
+    super().__init__(separate_gdn, name)
+    for i in range(3):
+      self.add_with_gdn(
+          functools.partial(up_conv, num_filters, 5, 2, name=f"layer_{i}"),
+          tfc.GDN(inverse=True, name=f"igdn_{i}"))
+    self.add(up_conv(3, 5, 2, name="layer_3"))
+    self.add(tf.keras.layers.Rescaling(255.))
+
+
+class FactorizedAnalysisTransform(tf.keras.Sequential):
+  """The modulated autoencoder's analysis (Yang et al. 2020, on bls2017):
+  9x9 stride 4, then two 5x5 stride 2 (the last without bias), each followed
+  by a GDN of its own, the last one included; 16x fewer samples per side."""
 
   def __init__(self, num_filters, latent_depth, name="analysis"):
     super().__init__(name=name)
     self.add(tf.keras.layers.Rescaling(1 / 255.))
-    for i in range(3):
-      self.add(down_conv(num_filters, 5, 2, activation=tfc.GDN(name=f"gdn_{i}"),
+    for i, (filters, kernel, stride) in enumerate(
+        ((num_filters, 9, 4), (num_filters, 5, 2), (latent_depth, 5, 2))):
+      self.add(down_conv(filters, kernel, stride, use_bias=i < 2,
                          name=f"layer_{i}"))
-    self.add(down_conv(latent_depth, 5, 2, name="layer_3"))
+      self.add(tfc.GDN(name=f"gdn_{i}"))
 
 
-class SynthesisTransform(tf.keras.Sequential):
-  """Latent y back to an image in [0, 255] (before clipping and rounding)."""
+class FactorizedSynthesisTransform(tf.keras.Sequential):
+  """Its synthesis: an IGDN before each transposed convolution, the first on
+  the quantized latent; 5x5 up 2, 5x5 up 2, 9x9 up 4 to three channels."""
 
   def __init__(self, num_filters, name="synthesis"):
     super().__init__(name=name)
-    for i in range(3):
-      self.add(up_conv(num_filters, 5, 2,
-                       activation=tfc.GDN(inverse=True, name=f"igdn_{i}"),
-                       name=f"layer_{i}"))
-    self.add(up_conv(3, 5, 2, name="layer_3"))
+    for i, (filters, kernel, stride) in enumerate(
+        ((num_filters, 5, 2), (num_filters, 5, 2), (3, 9, 4))):
+      self.add(tfc.GDN(inverse=True, name=f"igdn_{i}"))
+      self.add(up_conv(filters, kernel, stride, name=f"layer_{i}"))
     self.add(tf.keras.layers.Rescaling(255.))
 
 

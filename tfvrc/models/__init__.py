@@ -4,8 +4,13 @@ import inspect
 
 from tfvrc.models.gained import GainedHyperprior
 from tfvrc.models.hyperprior import MeanScaleHyperprior
+from tfvrc.models.modulated import ModulatedFactorized
+from tfvrc.models.modulated import ModulatedHyperprior
+from tfvrc.models.modulated import ScaledBottleneck
 
-FAMILIES = {cls.family: cls for cls in (MeanScaleHyperprior, GainedHyperprior)}
+FAMILIES = {cls.family: cls for cls in (
+    MeanScaleHyperprior, GainedHyperprior, ModulatedHyperprior,
+    ModulatedFactorized, ScaledBottleneck)}
 
 
 def create(family, **config):

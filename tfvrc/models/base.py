@@ -49,6 +49,10 @@ class CompressionModel(tf.keras.Model):
   def default_rate(self):
     return self.rate_range[1]
 
+  # The only rates a model with discrete rate points codes (None: any rate
+  # in `rate_range`).
+  rate_points = None
+
   def lmbda(self, rate):
     """The Lagrange multiplier (bpp + lambda * MSE on 0..255) of each rate."""
     raise NotImplementedError
@@ -56,6 +60,16 @@ class CompressionModel(tf.keras.Model):
   def sample_rates(self, batch_size):
     """Rates for one training batch, drawn from the family's distribution."""
     raise NotImplementedError
+
+  def trained_variables(self):
+    """What `train_step` updates: every trainable variable, unless a family
+    trains only part of itself (all of them are saved either way)."""
+    return self.trainable_variables
+
+  def training_batch(self, x):
+    """(images, rates) a training step optimises: by default each image at
+    one rate drawn by `sample_rates`."""
+    return x, self.sample_rates(tf.shape(x)[0])
 
   def get_config(self):
     """Constructor arguments; a zoo entry stores them beside the weights."""
@@ -98,19 +112,19 @@ class CompressionModel(tf.keras.Model):
         self.loss_metric, self.bpp_metric, self.mse_metric, self.psnr_metric)}
 
   def train_step(self, x):
-    rate = self.sample_rates(tf.shape(x)[0])
+    x, rate = self.training_batch(x)
     with tf.GradientTape() as tape:
       bpp, mse, loss = self.rd_terms(x, rate, training=True)
       # Keras sums gradients over replicas, so each replica takes its share.
       replicas = tf.distribute.get_strategy().num_replicas_in_sync
       scaled_loss = tf.reduce_mean(loss) / replicas
-    variables = self.trainable_variables
+    variables = self.trained_variables()
     gradients = tape.gradient(scaled_loss, variables)
     self.optimizer.apply_gradients(zip(gradients, variables))
     return self._update_metrics(bpp, mse, loss)
 
   def test_step(self, x):
-    rate = self.sample_rates(tf.shape(x)[0])
+    x, rate = self.training_batch(x)
     return self._update_metrics(*self.rd_terms(x, rate, training=False))
 
   def predict_step(self, data):
@@ -141,8 +155,13 @@ class CompressionModel(tf.keras.Model):
 
   def _assert_rate(self, rate):
     lo, hi = self.rate_range
-    return [tf.debugging.assert_greater_equal(rate, lo, "rate below range"),
-            tf.debugging.assert_less_equal(rate, hi, "rate above range")]
+    checks = [tf.debugging.assert_greater_equal(rate, lo, "rate below range"),
+              tf.debugging.assert_less_equal(rate, hi, "rate above range")]
+    if self.rate_points is not None:
+      checks.append(tf.debugging.Assert(
+          tf.reduce_any(tf.equal(rate, self.rate_points)),
+          ["rate is not one of the model's rate points", rate]))
+    return checks
 
   def _compress(self, image, rate):
     with tf.control_dependencies(self._assert_rate(rate)):

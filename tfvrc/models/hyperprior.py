@@ -19,6 +19,7 @@ class MeanScaleHyperprior(base.CompressionModel):
 
   family = "hyperprior"
   num_strings = 2  # latent, hyper-latent
+  separate_gdn = False  # see transforms: True for modulated subclasses
 
   def __init__(self, lmbda=0.0067, num_filters=128, latent_depth=192,
                entropy_model="gaussian", name=None):
@@ -29,8 +30,9 @@ class MeanScaleHyperprior(base.CompressionModel):
     self.entropy_model = entropy_model
     self.conditional = entropy.conditional(entropy_model)
     self.analysis_transform = transforms.AnalysisTransform(
-        num_filters, latent_depth)
-    self.synthesis_transform = transforms.SynthesisTransform(num_filters)
+        num_filters, latent_depth, self.separate_gdn)
+    self.synthesis_transform = transforms.SynthesisTransform(
+        num_filters, self.separate_gdn)
     self.hyper_analysis_transform = transforms.HyperAnalysisTransform(
         num_filters)
     self.hyper_synthesis_transform = transforms.HyperSynthesisTransform(

@@ -1,0 +1,66 @@
+"""One gained model against L independently trained ones (Cui et al. 2021).
+
+  nice -n 5 python experiments/gained/run.py [--steps 2000] [--runs DIR]
+
+Trains, at one small scale (`experiments/study.py`: N=32, M=48, 128x128
+crops, batch 8, the same steps per run): L fixed-rate hyperpriors, one per
+lambda; a gained model over the same L lambdas with the Gaussian prior; and
+the same with the asymmetric Gaussian prior (the entropy-model ablation, at
+equal steps). On Kodak it codes the gained models at --rate_steps continuous
+rates over [0, L - 1] (its L integer levels among them) and each independent
+model at its lambda, all through real files, and reports the BD-rate of each
+gained curve against the independent models' curve and against WebP and
+HEVC-intra (from experiments/baselines), with the parameter counts.
+Writes experiments/gained/results/{gained.json, rd.png, rd-msssim.png}.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+import study  # pylint: disable=wrong-import-position
+
+import numpy as np  # pylint: disable=wrong-import-position,wrong-import-order
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("out", "experiments/gained/results", "Output folder.")
+
+
+def main(argv):
+  del argv
+  lmbdas = ",".join(FLAGS.lmbdas)
+  runs = dict(study.independent_runs())
+  for prior in ("gaussian", "asymmetric"):
+    runs[f"gained-{prior}"] = ("--model=gained", f"--lmbdas={lmbdas}",
+                               f"--entropy_model={prior}")
+  for name, model_flags in runs.items():
+    study.train(name, *model_flags)
+
+  test_images = study.images()
+  independent, independent_params = study.independent_curve(
+      list(study.independent_runs()), test_images)
+  levels = len(study.lmbdas())
+  rates = list(np.linspace(0, levels - 1, FLAGS.rate_steps))
+  curves, params = [], {"independent models (all)": independent_params}
+  for prior in ("gaussian", "asymmetric"):
+    results, count = study.evaluate_run(f"gained-{prior}", test_images,
+                                        rates + list(range(levels)))
+    curves.append(results)
+    params[results["name"]] = count
+  levels_curve = study.subset(curves[0], [float(l) for l in range(levels)],
+                              "gained-gaussian (integer levels)")
+  codecs = study.anchors()
+  rows = (study.bd_table(curves + [levels_curve], [independent] + codecs)
+          + study.bd_table([curves[1]], [curves[0]]))
+  print(study.format_bd_table(rows))
+  print("\nparameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
+  study.write(study.from_repo(FLAGS.out), "gained", len(test_images),
+              curves + [levels_curve, independent] + codecs, rows, params)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,66 @@
+"""Modulated autoencoder against a scaled bottleneck and independent models
+(Yang et al. 2020).
+
+  nice -n 5 python experiments/modulated/run.py [--steps 2000] [--runs DIR]
+
+At the scale of `experiments/study.py` (N=32, M=48, 128x128 crops, batch 8,
+the same steps per run), with the lambdas of experiments/gained (its
+independent models are shared: whichever study runs first trains them):
+- the hyperprior MAE, trained jointly (each batch at every lambda, the
+  losses summed);
+- the scaled bottleneck: the independent model of the largest lambda, frozen,
+  with per-lambda channel scales learned for the same steps;
+- the L independent fixed-rate hyperpriors.
+Kodak through real files: the MAE and the scaled bottleneck at --rate_steps
+lambdas, log-spaced over the trained range, plus the trained ones; BD-rates
+against the independent models and WebP / HEVC-intra; parameter counts.
+Writes experiments/modulated/results/{modulated.json, rd.png, rd-msssim.png}.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+import study  # pylint: disable=wrong-import-position
+
+import numpy as np  # pylint: disable=wrong-import-position,wrong-import-order
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("out", "experiments/modulated/results", "Output folder.")
+
+
+def main(argv):
+  del argv
+  lmbdas = study.lmbdas()
+  independent_runs = study.independent_runs()
+  for name, model_flags in independent_runs.items():
+    study.train(name, *model_flags)
+  top = study.run_dir(f"hyperprior-{max(lmbdas):g}")
+  study.train("modulated", "--model=modulated",
+              f"--lmbdas={','.join(FLAGS.lmbdas)}")
+  study.train("scaled-bottleneck", "--model=scaled-bottleneck",
+              f"--lmbdas={','.join(FLAGS.lmbdas)}",
+              f"--init_from={top}/weights.npz")
+
+  test_images = study.images()
+  independent, independent_params = study.independent_curve(
+      list(independent_runs), test_images)
+  rates = list(np.geomspace(min(lmbdas), max(lmbdas), FLAGS.rate_steps))
+  curves, params = [], {"independent models (all)": independent_params}
+  for name in ("modulated", "scaled-bottleneck"):
+    results, count = study.evaluate_run(name, test_images, rates + lmbdas)
+    curves.append(results)
+    params[name] = count
+  rows = study.bd_table(curves, [independent] + study.anchors())
+  print(study.format_bd_table(rows))
+  print("\nparameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
+  study.write(study.from_repo(FLAGS.out), "modulated", len(test_images),
+              curves + [independent] + study.anchors(), rows, params)
+
+
+if __name__ == "__main__":
+  app.run(main)

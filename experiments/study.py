@@ -1,0 +1,223 @@
+"""What the variable-rate studies (experiments/gained, experiments/modulated)
+share: a small common scale, training each run once, Kodak evaluation through
+real files, BD-rates, parameter counts, the plot and the JSON.
+
+Runs are trained by `python -m tfvrc.train` in a subprocess, one output
+folder per run under --runs, logged to RUN/train.log; an interrupted run
+resumes from its checkpoint, and a finished one (weights.npz with --steps
+steps) is not trained again, so the studies share their independent models.
+Kodak results of a run are cached beside its weights (RUN/kodak.json), keyed
+by the weights' digest, the images and the rates.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+from absl import flags
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)  # run from a checkout without installing
+
+# pylint: disable=wrong-import-position
+from tfvrc import evaluate, plot, zoo
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("train_data", "../shared/data/train", "Training images; "
+                    "a relative path is taken from the repo root.")
+flags.DEFINE_string("data", "../shared/data/kodak", "Test images.")
+flags.DEFINE_string("anchors", "experiments/baselines/results", "Folder of "
+                    "the classical codecs' Kodak results (webp.json, "
+                    "hevc444.json) from experiments/baselines/run.py.")
+flags.DEFINE_string("runs", "/tmp/tfvrc-studies", "Where runs train (not in "
+                    "the repository); shared by the studies.")
+flags.DEFINE_integer("steps", 2000, "Training steps of every run.",
+                     lower_bound=1)
+flags.DEFINE_integer("num_filters", 32, "N of every run.")
+flags.DEFINE_integer("latent_depth", 48, "M of every run.")
+flags.DEFINE_integer("patch_size", 128, "Training crop size.")
+flags.DEFINE_integer("batch_size", 8, "Training batch size.")
+flags.DEFINE_float("lr", 5e-4, "Adam learning rate, x0.3 after 3/4 of the "
+                   "steps.")
+flags.DEFINE_list("lmbdas", ["0.0018", "0.0067", "0.025", "0.0932"],
+                  "The lambdas (CompressAI's q1, q3, q5, q7).")
+flags.DEFINE_integer("images", None, "Use the first N test images.",
+                     lower_bound=1)
+flags.DEFINE_integer("rate_steps", 31, "Continuous rates per variable-rate "
+                     "model (plus its trained points).", lower_bound=2)
+flags.DEFINE_bool("progress", True, "Show progress bars.")
+
+ANCHORS = ("webp", "hevc444")
+METRICS = ("psnr-rgb", "ms-ssim-rgb")
+
+
+def from_repo(path):
+  return os.path.normpath(os.path.join(REPO, path))
+
+
+def lmbdas():
+  return [float(l) for l in FLAGS.lmbdas]
+
+
+def scale():
+  """The settings every run shares, for the JSON and the note."""
+  return dict(num_filters=FLAGS.num_filters, latent_depth=FLAGS.latent_depth,
+              steps=FLAGS.steps, patch_size=FLAGS.patch_size,
+              batch_size=FLAGS.batch_size, lr=FLAGS.lr, lmbdas=lmbdas(),
+              train_data=from_repo(FLAGS.train_data))
+
+
+def independent_runs():
+  """Name and trainer flags of one fixed-rate hyperprior per lambda: the
+  reference curve of both studies."""
+  return {f"hyperprior-{l:g}": ("--model=hyperprior", f"--lmbda={l}")
+          for l in lmbdas()}
+
+
+def run_dir(name):
+  return os.path.join(FLAGS.runs, name)
+
+
+def train(name, *model_flags):
+  """Trains run `name` (`tfvrc.train` flags for the model) unless done;
+  returns its weights file."""
+  out = run_dir(name)
+  weights = os.path.join(out, "weights.npz")
+  if os.path.exists(weights) and zoo.read_meta(weights)["steps"] == FLAGS.steps:
+    print(f"{name}: trained ({weights})", flush=True)
+    return weights
+  os.makedirs(out, exist_ok=True)
+  steps_per_epoch = min(250, FLAGS.steps)
+  command = [
+      sys.executable, "-m", "tfvrc.train", f"--out={out}",
+      f"--data={from_repo(FLAGS.train_data)}",
+      f"--num_filters={FLAGS.num_filters}",
+      f"--latent_depth={FLAGS.latent_depth}",
+      f"--patch_size={FLAGS.patch_size}", f"--batch_size={FLAGS.batch_size}",
+      f"--steps={FLAGS.steps}", f"--steps_per_epoch={steps_per_epoch}",
+      f"--checkpoint_every={steps_per_epoch}", f"--lr={FLAGS.lr}",
+      f"--lr_decay_steps={FLAGS.steps * 3 // 4}", "--lr_decay_factor=0.3",
+      "--seed=1", "--verbose=2", *model_flags]
+  print(f"{name}: training {FLAGS.steps} steps, log in {out}/train.log",
+        flush=True)
+  with open(os.path.join(out, "train.log"), "a", encoding="utf-8") as log:
+    done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                          cwd=REPO, check=False)
+  if done.returncode:
+    raise RuntimeError(f"training {name} failed (exit {done.returncode}); "
+                       f"see {out}/train.log")
+  return weights
+
+
+def load(name):
+  model = zoo.load(os.path.join(run_dir(name), "weights.npz"))
+  model.codec_name = name
+  return model
+
+
+def parameters(model):
+  return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def images():
+  return evaluate.load_images(
+      evaluate.list_images(from_repo(FLAGS.data), FLAGS.images))
+
+
+def evaluate_run(name, test_images, rates=None):
+  """Kodak results of run `name` at `rates` (default: its one point)."""
+  model = load(name)
+  rates = evaluate.model_rates(model, rates, steps=1)
+  key = hashlib.sha256(json.dumps(
+      [bytes(model.digest).hex(), [n for n, _ in test_images], rates]
+  ).encode()).hexdigest()
+  cache = os.path.join(run_dir(name), "kodak.json")
+  if os.path.exists(cache):
+    with open(cache, encoding="utf-8") as f:
+      cached = json.load(f)
+    if cached["key"] == key:
+      return cached["results"], cached["parameters"]
+  results, _ = evaluate.evaluate_model(model, test_images, rates,
+                                       progress=FLAGS.progress)
+  with open(cache, "w", encoding="utf-8") as f:
+    json.dump({"key": key, "results": results,
+               "parameters": parameters(model)}, f)
+  return results, parameters(model)
+
+
+def independent_curve(names, test_images, label="independent models"):
+  """The fixed-rate runs `names` as one curve; with their total parameters."""
+  points = [evaluate_run(name, test_images) for name in names]
+  results = {key: [r["results"][key][0] for r, _ in points]
+             for key in points[0][0]["results"]}
+  return ({"name": label, "description": f"{len(names)} fixed-rate "
+           "hyperpriors trained independently, one per lambda",
+           "results": results}, sum(p for _, p in points))
+
+
+def subset(curve, rates, label):
+  """The points of `curve` at `rates` (e.g. a gained model's levels)."""
+  keep = [i for i, r in enumerate(curve["results"]["rate"]) if r in rates]
+  return {"name": label, "description": curve["description"],
+          "results": {k: [v[i] for i in keep]
+                      for k, v in curve["results"].items()}}
+
+
+def anchors():
+  return [evaluate.read_results(os.path.join(from_repo(FLAGS.anchors),
+                                             f"{name}.json"))
+          for name in ANCHORS]
+
+
+def bd_table(tests, references):
+  """Every test curve against every reference curve, in both metrics."""
+  rows = []
+  for test in tests:
+    for reference in references:
+      row = {"test": test["name"], "anchor": reference["name"]}
+      for metric in METRICS:
+        try:
+          row[metric] = evaluate.compare(reference, test, metric)
+        except ValueError as e:
+          row[metric] = {"bd_rate": None, "bd_quality": None,
+                         "errors": [str(e)]}
+      rows.append(row)
+  return rows
+
+
+def format_bd_table(rows):
+  lines = [f"{'test':<36} {'anchor':<24} {'BD-rate %':>10} {'BD-PSNR':>8} "
+           f"{'BD-rate %':>10} {'BD-MSSSIM':>9}",
+           f"{'':<36} {'':<24} {'(PSNR)':>10} {'dB':>8} {'(MS-SSIM)':>10} "
+           f"{'dB':>9}"]
+  for row in rows:
+    cells = " ".join(
+        f"{evaluate.format_delta(row[m]['bd_rate'], 10, 2)} "
+        f"{evaluate.format_delta(row[m]['bd_quality'], 8 + i, 3)}"
+        for i, m in enumerate(METRICS))
+    lines.append(f"{row['test'][:36]:<36} {row['anchor'][:24]:<24} {cells}")
+  return "\n".join(lines)
+
+
+def write(out, study, num_images, curves, rows, params, extra=None):
+  """OUT/STUDY.json, rd.png (PSNR) and rd-msssim.png (MS-SSIM dB)."""
+  os.makedirs(out, exist_ok=True)
+  report = {"study": study, "scale": scale(), "images": num_images,
+            "parameters": params, "bd_rates": rows, "curves": curves,
+            "quality": "psnr-rgb in dB; ms-ssim-rgb as -10 log10(1 - "
+                       "MS-SSIM)"}
+  report.update(extra or {})
+  evaluate.write_outputs({os.path.join(out, f"{study}.json"): (
+      json.dumps(report, indent=2) + "\n").encode()}, force=True)
+  for name, metric in (("rd.png", "psnr-rgb"), ("rd-msssim.png",
+                                                 "ms-ssim-rgb")):
+    plot.write_plot(os.path.join(out, name), curves, force=True,
+                    metric=metric, db=True, max_bpp=2.,
+                    title=f"Kodak, {FLAGS.num_filters}/{FLAGS.latent_depth} "
+                          f"channels, {FLAGS.steps} steps each")
+  print(f"\nresults in {out}/ ({study}.json, rd.png, rd-msssim.png)")
+

@@ -1,0 +1,169 @@
+"""Modulated autoencoders: modulation networks, the lambda knob, the three
+lambda-driven families and their bitstreams."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import random_image
+from tfvrc import bitstream
+from tfvrc import coding
+from tfvrc import io
+from tfvrc import models
+from tfvrc import zoo
+from tfvrc.layers import modulation
+from tfvrc.layers import transforms
+
+LMBDAS = (0.002, 0.01, 0.05)
+SHIPPED = "modulated-mse"
+
+
+def small(family, **config):
+  model = models.create(family, num_filters=8, latent_depth=12,
+                        lmbdas=LMBDAS, **config)
+  model.build_coders()
+  model.codec_name = family
+  model.digest = model.weights_digest()
+  return model
+
+
+def test_modulation_is_positive_and_differentiable_in_lambda():
+  mlp = modulation.ModulationMLP(16, lmbda_norm=0.05)
+  lmbda = tf.constant([0.001, 0.01, 0.05, 0.2])
+  with tf.GradientTape() as tape:
+    tape.watch(lmbda)
+    scales = mlp(lmbda)
+  assert scales.shape == (4, 16)
+  assert np.all(scales.numpy() > 0)
+  gradient = tape.gradient(scales, lmbda).numpy()
+  assert np.all(np.isfinite(gradient)) and np.any(gradient != 0)
+
+
+def test_unit_scales_leave_a_transform_unchanged():
+  separate = transforms.AnalysisTransform(8, 12, separate_gdn=True)
+  x = tf.random.uniform([2, 32, 32, 3], 0, 255)
+  channels = modulation.gdn_channels(separate, 3)
+  assert channels == [8, 8, 8]
+  ones = [tf.ones([2, c]) for c in channels]
+  np.testing.assert_array_equal(
+      modulation.run_modulated(separate, x, ones).numpy(), separate(x).numpy())
+  doubled = modulation.run_modulated(separate, x,
+                                     [2 * s for s in ones[:1]] + ones[1:])
+  assert not np.allclose(doubled.numpy(), separate(x).numpy())
+  with pytest.raises(ValueError, match="3 GDNs, got 2"):
+    modulation.run_modulated(separate, x, ones[:2])
+
+
+@pytest.fixture(scope="module")
+def factorized():
+  """A small factorized MAE whose bottlenecks differ (as trained ones do)."""
+  model = models.create("modulated-factorized", num_filters=8,
+                        latent_depth=12, lmbdas=LMBDAS)
+  for i, prior in enumerate(model.priors):
+    for w in prior.trainable_variables:
+      w.assign(w + 0.3 * i)
+  model.build_coders()
+  model.codec_name = "factorized"
+  model.digest = model.weights_digest()
+  return model
+
+
+def test_factorized_transforms_have_the_original_layout(factorized):
+  model = factorized
+  assert modulation.gdn_channels(model.analysis_transform, 3) == [8, 8, 12]
+  assert modulation.gdn_channels(model.synthesis_transform, 12) == [12, 8, 8]
+  first = model.analysis_transform.layers[1]
+  assert first.kernel_support == (9, 9) and first.strides_down == (4, 4)
+  assert len(model.modulation) == len(model.demodulation) == 3
+  assert len(model.priors) == len(LMBDAS)
+
+
+def test_joint_training_codes_the_batch_at_every_lambda():
+  model = small("modulated")
+  x = tf.random.uniform([2, 16, 16, 3])
+  tiled, rates = model.training_batch(x)
+  assert tiled.shape == (6, 16, 16, 3)
+  np.testing.assert_allclose(rates.numpy(), np.repeat(LMBDAS, 2), rtol=1e-6)
+  sampled = small("modulated", training="sample")
+  x_same, rates = sampled.training_batch(x)
+  assert x_same.shape == x.shape
+  assert np.all(np.isclose(rates.numpy()[:, None], LMBDAS).any(axis=1))
+
+
+def test_lambda_levels_are_log_linear():
+  model = small("scaled-bottleneck")
+  levels = model.level(tf.constant(
+      [0.002, 0.01, 0.05, np.sqrt(0.002 * 0.01)])).numpy()
+  np.testing.assert_allclose(levels, [0, 1, 2, 0.5], atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["modulated", "scaled-bottleneck"])
+def test_round_trip_at_a_lambda_between_trained_points(family):
+  model = small(family)
+  image = random_image(40, 56)
+  lmbda = 0.0042  # between 0.002 and 0.01
+  data = coding.encode(model, image, lmbda)
+  assert coding.read_header(data).rate == pytest.approx(lmbda)
+  expected, _ = model.reconstruct(tf.constant(image),
+                                  tf.constant(lmbda, tf.float32))
+  np.testing.assert_array_equal(coding.decode(model, data), expected.numpy())
+
+
+def test_factorized_codes_each_trained_lambda_with_its_own_bottleneck(
+    factorized):
+  model = factorized
+  image = random_image(33, 47)
+  streams = set()
+  for lmbda in LMBDAS:
+    data = coding.encode(model, image, lmbda)
+    expected, _ = model.reconstruct(tf.constant(image),
+                                    tf.constant(lmbda, tf.float32))
+    np.testing.assert_array_equal(coding.decode(model, data),
+                                  expected.numpy())
+    streams.add(bitstream.unpack(data)[1][0])
+  assert len(streams) == len(LMBDAS)
+
+
+def test_factorized_refuses_a_lambda_it_was_not_trained_for(factorized):
+  model = factorized
+  image = random_image(16, 16)
+  with pytest.raises(ValueError, match=r"codes only at the rates it was "
+                     r"trained for \(0.002, 0.01, 0.05\), not at 0.005"):
+    coding.encode(model, image, 0.005)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="rate points"):
+    model.compress(tf.constant(image), tf.constant(0.005))
+
+
+def test_scaled_bottleneck_trains_only_its_scales():
+  model = models.create("scaled-bottleneck", num_filters=8, latent_depth=12,
+                        lmbdas=LMBDAS)
+  model.compile(optimizer=tf.keras.optimizers.Adam(1e-2))
+  before = [w.numpy().copy() for w in model.trainable_weights]
+  model.train_step(tf.random.uniform([2, 32, 32, 3], 0, 255))
+  changed = [w is v for w, b in zip(model.trainable_weights, before)
+             if not np.array_equal(w.numpy(), b)
+             for v in (model.scale.gains, model.inverse_scale.gains)]
+  assert changed.count(True) == 2 and len(changed) == 4
+
+
+def test_refuses_bad_lambda_sets():
+  with pytest.raises(ValueError, match="two or more positive"):
+    models.create("modulated", lmbdas=[0.01])
+  with pytest.raises(ValueError, match="training must be one of"):
+    models.create("modulated", lmbdas=LMBDAS, training="both")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+  if SHIPPED not in zoo.names():
+    pytest.fail(f"zoo model {SHIPPED} is missing")
+  model = zoo.load(SHIPPED)
+  return model
+
+
+def test_shipped_model_rate_is_monotone_in_lambda(shipped, kodak):
+  image = io.read_image(kodak[0])
+  lo, hi = shipped.rate_range
+  sizes = [len(coding.encode(shipped, image, l))
+           for l in np.geomspace(lo, hi, 8)]
+  assert all(a < b for a, b in zip(sizes, sizes[1:])), sizes

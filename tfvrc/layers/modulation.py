@@ -1,0 +1,62 @@
+"""Modulation networks (Yang et al., "Modulated autoencoder", IEEE SPL 2020).
+
+A small MLP maps the trade-off lambda to strictly positive per-channel scales:
+lambda / lambda_norm -> Dense(50) -> ReLU -> Dense(C) -> exp. A modulated
+model holds one per GDN of its analysis transform (scaling the convolution's
+output before the GDN) and one per IGDN of its synthesis transform (the
+"demodulation", scaling the IGDN's output before the next convolution); the
+demodulation scales are learned, not the reciprocals of the modulation.
+"""
+
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+HIDDEN_UNITS = 50
+
+
+class ModulationMLP(tf.keras.layers.Layer):
+  """Per-sample lambdas [batch] to positive channel scales [batch, C]."""
+
+  def __init__(self, channels, lmbda_norm, name=None):
+    super().__init__(name=name)
+    self.lmbda_norm = float(lmbda_norm)
+    self.hidden = tf.keras.layers.Dense(HIDDEN_UNITS, activation="relu",
+                                        name="hidden")
+    self.scales = tf.keras.layers.Dense(channels, name="scales")
+    self.hidden.build((None, 1))
+    self.scales.build((None, HIDDEN_UNITS))
+
+  def call(self, lmbda):
+    condition = tf.reshape(tf.cast(lmbda, tf.float32) / self.lmbda_norm,
+                           [-1, 1])
+    return tf.exp(self.scales(self.hidden(condition)))
+
+
+def gdn_channels(transform, input_channels):
+  """Channel count at each (I)GDN of a transform built with separate GDNs:
+  what the modulation networks of `run_modulated` must output."""
+  channels, last = [], input_channels
+  for layer in transform.layers:
+    if isinstance(layer, tfc.GDN):
+      channels.append(last)
+    elif isinstance(layer, tfc.SignalConv2D):
+      last = layer.filters
+  return channels
+
+
+def run_modulated(transform, x, scales):
+  """Runs `transform` (GDNs as separate layers) with the [batch, C] `scales`
+  applied in order: on the input of each GDN, on the output of each IGDN."""
+  scales = list(reversed(scales))
+  gdns = sum(isinstance(layer, tfc.GDN) for layer in transform.layers)
+  if len(scales) != gdns:
+    raise ValueError(f"{transform.name} has {gdns} GDNs, got {len(scales)} "
+                     "scale vectors")
+  for layer in transform.layers:
+    is_gdn = isinstance(layer, tfc.GDN)
+    if is_gdn and not layer.inverse:
+      x = x * scales.pop()[:, None, None, :]
+    x = layer(x)
+    if is_gdn and layer.inverse:
+      x = x * scales.pop()[:, None, None, :]
+  return x

@@ -1,0 +1,267 @@
+"""Modulated autoencoders (Yang et al., IEEE SPL 2020): lambda drives the
+transforms, so one autoencoder serves every trade-off.
+
+The rate knob of every model here is lambda itself (bpp + lambda * MSE on
+0..255), stored in the file; larger lambda means more bits.
+
+- `ModulatedHyperprior` ("modulated"): the shared mean-scale hyperprior with
+  modulation MLPs at the analysis GDNs and demodulation MLPs at the synthesis
+  IGDNs. Its entropy model is driven by the hyperprior, so any lambda in the
+  trained range codes (continuous rate).
+- `ModulatedFactorized` ("modulated-factorized"): the released original: the
+  bls2017-style transforms with one factorized entropy bottleneck per trained
+  lambda, so it codes only at those lambdas.
+- `ScaledBottleneck` ("scaled-bottleneck"): the paper's baseline after Theis
+  et al. 2017: the hyperprior autoencoder trained at one lambda (start it from
+  a trained `hyperprior`, `--init_from`) and frozen; per lambda, only a
+  channel-wise scale of the latent before quantization and an inverse scale
+  after it are learned (log-linear in lambda between trained points).
+
+Training follows the paper: each batch is coded at every trained lambda and
+the RD losses are summed (averaged, which only rescales the gradient);
+`training="sample"` instead draws one trained lambda per image.
+"""
+
+import math
+
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+from tfvrc.entropy import gaussian
+from tfvrc.layers import gain
+from tfvrc.layers import modulation
+from tfvrc.layers import transforms
+from tfvrc.models import base
+from tfvrc.models import hyperprior
+
+# Log-spaced from CompressAI's q1 to its q8 lambda: ~0.1-1.5 bpp.
+DEFAULT_LMBDAS = (0.0018, 0.0057, 0.018, 0.057, 0.18)
+# The released scripts' set (128, 512, 2048 on MSE in 0..1), on 0..255.
+FACTORIZED_LMBDAS = tuple(l / 255. ** 2 for l in (128., 512., 2048.))
+TRAINING_MODES = ("joint", "sample")
+
+
+class LambdaKnob:
+  """Mixed into a `CompressionModel` whose rate knob is lambda, trained over
+  a set of lambdas: jointly (every lambda on every batch) or sampled."""
+
+  def _set_lambdas(self, lmbdas, training):
+    if training not in TRAINING_MODES:
+      raise ValueError(f"training must be one of {TRAINING_MODES}, got "
+                       f"{training!r}")
+    if len(lmbdas) < 2 or min(lmbdas) <= 0:
+      raise ValueError(f"a lambda-driven model needs two or more positive "
+                       f"lambdas, got {list(lmbdas)}")
+    self.lmbdas = tuple(sorted(float(l) for l in lmbdas))
+    self.training_mode = training
+
+  def _config(self, **extra):
+    """`get_config` of a lambda-driven model, with its family's `extra`."""
+    return dict(lmbdas=list(self.lmbdas), num_filters=self.num_filters,
+                latent_depth=self.latent_depth, training=self.training_mode,
+                **extra)
+
+  @property
+  def rate_range(self):
+    return (self.lmbdas[0], self.lmbdas[-1])
+
+  @property
+  def default_rate(self):
+    """The geometric middle of the range, as the shortest float32 decimal."""
+    return float(str(math.sqrt(self.lmbdas[0] * self.lmbdas[-1])))
+
+  def lmbda(self, rate):
+    return tf.cast(rate, tf.float32)
+
+  def level(self, rate):
+    """Each lambda's fractional position in the trained set, log-linearly:
+    i at the i-th trained lambda, for `gain.interpolate_levels`."""
+    logs = tf.math.log(tf.constant(self.lmbdas, tf.float32))
+    x = tf.math.log(tf.cast(rate, tf.float32))
+    lower = tf.clip_by_value(
+        tf.searchsorted(logs, x, side="right") - 1, 0, len(self.lmbdas) - 2)
+    low, high = tf.gather(logs, lower), tf.gather(logs, lower + 1)
+    return tf.cast(lower, tf.float32) + (x - low) / (high - low)
+
+  def sample_rates(self, batch_size):
+    """One trained lambda per image, uniformly."""
+    index = tf.random.uniform([batch_size], 0, len(self.lmbdas), tf.int32)
+    return tf.gather(tf.constant(self.lmbdas, tf.float32), index)
+
+  def training_batch(self, x):
+    """Joint training: the batch once per trained lambda."""
+    if self.training_mode == "sample":
+      return super().training_batch(x)
+    count = len(self.lmbdas)
+    rates = tf.repeat(tf.constant(self.lmbdas, tf.float32), tf.shape(x)[0])
+    return tf.tile(x, [count, 1, 1, 1]), rates
+
+
+class LambdaModulated(LambdaKnob):
+  """The modulated autoencoders' hooks: analysis and synthesis with a
+  modulation MLP at each (I)GDN (transforms with separate GDN layers)."""
+
+  def _add_modulation(self, latent_depth):
+    """One MLP per analysis GDN and per synthesis IGDN; lambda enters them
+    divided by the largest trained lambda."""
+    norm = self.lmbdas[-1]
+    self.modulation = [
+        modulation.ModulationMLP(c, norm, name=f"modulation_{i}")
+        for i, c in enumerate(
+            modulation.gdn_channels(self.analysis_transform, 3))]
+    self.demodulation = [
+        modulation.ModulationMLP(c, norm, name=f"demodulation_{i}")
+        for i, c in enumerate(
+            modulation.gdn_channels(self.synthesis_transform, latent_depth))]
+
+  def analysis(self, x, rate):
+    return modulation.run_modulated(self.analysis_transform, x,
+                                    [m(rate) for m in self.modulation])
+
+  def synthesis(self, y_hat, rate):
+    return modulation.run_modulated(self.synthesis_transform, y_hat,
+                                    [m(rate) for m in self.demodulation])
+
+
+class ModulatedHyperprior(LambdaModulated, hyperprior.MeanScaleHyperprior):
+  """Mean-scale hyperprior MAE: continuous lambda in the trained range."""
+
+  family = "modulated"
+  separate_gdn = True
+
+  def __init__(self, lmbdas=DEFAULT_LMBDAS, num_filters=128, latent_depth=192,
+               entropy_model="gaussian", training="joint", name=None):
+    self._set_lambdas(lmbdas, training)
+    super().__init__(lmbda=self.lmbdas[0], num_filters=num_filters,
+                     latent_depth=latent_depth, entropy_model=entropy_model,
+                     name=name)
+    self._add_modulation(latent_depth)
+
+  def get_config(self):
+    return self._config(entropy_model=self.entropy_model)
+
+
+class ModulatedFactorized(LambdaModulated, base.CompressionModel):
+  """The original factorized-prior MAE: one entropy bottleneck per lambda."""
+
+  family = "modulated-factorized"
+  num_strings = 1
+
+  def __init__(self, lmbdas=FACTORIZED_LMBDAS, num_filters=192,
+               latent_depth=192, training="joint", name=None):
+    self._set_lambdas(lmbdas, training)
+    super().__init__(name=name)
+    self.num_filters = num_filters
+    self.latent_depth = latent_depth
+    self.analysis_transform = transforms.FactorizedAnalysisTransform(
+        num_filters, latent_depth)
+    self.synthesis_transform = transforms.FactorizedSynthesisTransform(
+        num_filters)
+    self.analysis_transform.build((None, None, None, 3))
+    self.synthesis_transform.build((None, None, None, latent_depth))
+    self.priors = [tfc.NoisyDeepFactorized(batch_shape=(latent_depth,),
+                                           name=f"prior_{i}")
+                   for i in range(len(self.lmbdas))]
+    self._add_modulation(latent_depth)
+
+  def get_config(self):
+    return self._config()
+
+  @property
+  def rate_points(self):
+    return self.lmbdas
+
+  def _bottleneck_index(self, rate):
+    """Index of the trained lambda nearest (in log) to each rate."""
+    distance = tf.abs(tf.math.log(rate[:, None])
+                      - tf.math.log(tf.constant(self.lmbdas))[None, :])
+    return tf.argmin(distance, axis=1, output_type=tf.int32)
+
+  def _bottleneck(self, y, rate, models):
+    """y_hat and bits of each image under the entropy model of its rate."""
+    select = tf.one_hot(self._bottleneck_index(rate), len(models))
+    y_hat, bits = 0., 0.
+    for i, model in enumerate(models):
+      y_i, bits_i = model(y)
+      y_hat += select[:, i, None, None, None] * y_i
+      bits += select[:, i] * bits_i
+    return y_hat, bits
+
+  def forward(self, x, rate, training):
+    y = self.analysis(x, rate)
+    y_hat, bits = self._bottleneck(y, rate, [
+        lambda y, p=p: gaussian.factorized_model(p)(y, training=training)
+        for p in self.priors])
+    return self.synthesis(y_hat, rate), bits
+
+  def build_coders(self, tables=None):
+    self.coders = [
+        gaussian.factorized_coder(p, tables and _unprefixed(tables, i))
+        for i, p in enumerate(self.priors)]
+
+  def coder_tables(self):
+    tables = {}
+    for i, coder in enumerate(self.coders):
+      tables.update({f"{i}_{k}": v for k, v in
+                     gaussian.factorized_tables(coder).items()})
+    return tables
+
+  def quantized_forward(self, x, rate):
+    y = self.analysis(x, rate)
+    y_hat, bits = self._bottleneck(y, rate, [
+        lambda y, p=p, c=c: gaussian.factorized_model(
+            p, c.quantization_offset)(y, training=False)
+        for p, c in zip(self.priors, self.coders)])
+    return self.synthesis(y_hat, rate), bits
+
+  def encode(self, x, rate):
+    y = self.analysis(x, rate)
+    return (tf.switch_case(self._bottleneck_index(rate)[0], [
+        lambda c=c: c.compress(y) for c in self.coders]),)
+
+  def decode(self, shape, rate, strings):
+    y_shape = base.latent_shape(shape, 16)
+    y_hat = tf.switch_case(self._bottleneck_index(rate)[0], [
+        lambda c=c: c.decompress(strings[0], y_shape) for c in self.coders])
+    return self.synthesis(y_hat, rate)
+
+
+def _unprefixed(tables, index):
+  prefix = f"{index}_"
+  return {k[len(prefix):]: v for k, v in tables.items()
+          if k.startswith(prefix)}
+
+
+class ScaledBottleneck(LambdaKnob, hyperprior.MeanScaleHyperprior):
+  """The paper's baseline: per-lambda latent scales on a frozen autoencoder
+  (`scales_only=False` trains everything, for ablations)."""
+
+  family = "scaled-bottleneck"
+
+  def __init__(self, lmbdas=DEFAULT_LMBDAS, num_filters=128, latent_depth=192,
+               entropy_model="gaussian", training="joint", scales_only=True,
+               name=None):
+    self._set_lambdas(lmbdas, training)
+    super().__init__(lmbda=self.lmbdas[0], num_filters=num_filters,
+                     latent_depth=latent_depth, entropy_model=entropy_model,
+                     name=name)
+    self.scales_only = bool(scales_only)
+    self.scale = gain.GainUnit(len(self.lmbdas), latent_depth, name="scale")
+    self.inverse_scale = gain.GainUnit(len(self.lmbdas), latent_depth,
+                                       name="inverse_scale")
+
+  def get_config(self):
+    return self._config(entropy_model=self.entropy_model,
+                        scales_only=self.scales_only)
+
+  def trained_variables(self):
+    if not self.scales_only:
+      return super().trained_variables()
+    return self.scale.trainable_variables + self.inverse_scale.trainable_variables
+
+  def analysis(self, x, rate):
+    return self.scale(super().analysis(x, rate), self.level(rate))
+
+  def synthesis(self, y_hat, rate):
+    return super().synthesis(self.inverse_scale(y_hat, self.level(rate)),
+                             rate)
