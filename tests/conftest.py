@@ -19,6 +19,13 @@ def model():
 
 
 @pytest.fixture(scope="session")
+def baseline():
+  """The shipped fixed-rate hyperprior the variable-rate families start from."""
+  from tfvrc import zoo
+  return zoo.load(zoo.BASELINE_MODEL)
+
+
+@pytest.fixture(scope="session")
 def sample():
   from tfvrc import cli, io
   return io.read_image(cli.SAMPLE_IMAGE)

@@ -7,6 +7,7 @@ import pytest
 
 from conftest import run_tfvrc
 from tfvrc import cli
+from tfvrc import zoo
 
 
 def assert_clean_error(result, message):
@@ -35,7 +36,7 @@ def test_compress_decompress_info(compressed, tmp_path):
   info = run_tfvrc("info", str(compressed))
   assert info.returncode == 0
   assert "image:   768x512" in info.stdout
-  assert "hyperprior" in info.stdout
+  assert zoo.DEFAULT_MODEL in info.stdout
 
 
 def test_existing_output_needs_force(compressed, tmp_path):

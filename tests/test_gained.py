@@ -1,10 +1,11 @@
-"""Gain units and the gained model's rate handling (untrained weights)."""
+"""Gain units, the gained model's rate handling (untrained weights), and the
+shipped default gained model."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvrc import bitstream, coding
+from tfvrc import bitstream, coding, io, metrics
 from tfvrc.layers.gain import GainUnit
 from tfvrc.models.gained import GainedHyperprior
 from conftest import random_image
@@ -88,3 +89,54 @@ def test_target_psnr_is_reached(gained, sample):
     assert psnr >= target
   with pytest.raises(ValueError, match="no rate"):
     coding.encode_to_target(gained, image, min_psnr=99.)
+
+
+# --- The shipped default model (trained, gained) -------------------------------
+
+
+def test_default_model_is_gained(model):
+  assert model.family == "gained"
+  assert model.rate_range == (0., len(model.lmbdas) - 1.)
+
+
+def test_file_size_grows_strictly_with_the_rate(model, sample):
+  """On a Kodak image (the shipped kodim23), over 8 rates."""
+  lo, hi = model.rate_range
+  sizes = [len(coding.encode(model, sample, r))
+           for r in np.linspace(lo, hi, 8)]
+  assert all(a < b for a, b in zip(sizes, sizes[1:])), sizes
+
+
+def test_default_model_spans_015_to_1_bpp_on_kodak(model, kodak):
+  images = [io.read_image(path) for path in kodak]
+  lo, hi = model.rate_range
+  mean_bpp = [np.mean([metrics.bpp(len(coding.encode(model, x, r)), x.shape)
+                       for x in images]) for r in (lo, hi)]
+  assert mean_bpp[0] <= 0.15 and mean_bpp[1] >= 1.0, mean_bpp
+
+
+def test_target_bpp_is_never_exceeded_on_kodak(model, kodak):
+  for path in kodak[:4]:
+    image = io.read_image(path)
+    for target in (0.25, 0.6):
+      data, _, bpp, _ = coding.encode_to_target(model, image, max_bpp=target)
+      assert bpp <= target
+      assert bpp == metrics.bpp(len(data), image.shape)
+      # Close to the target: within the spread of the bisection's last step.
+      assert bpp > 0.9 * target
+
+
+def test_gains_start_from_the_lambdas():
+  """gain_init="lambda": sqrt(lambda_s / geometric mean), inverse 1 / that;
+  "ones" keeps the units at one."""
+  model = GainedHyperprior(lmbdas=(0.001, 0.004, 0.016), num_filters=8,
+                           latent_depth=12)
+  np.testing.assert_allclose(model.gain.gains.numpy()[:, 0], [0.5, 1., 2.],
+                             rtol=1e-6)
+  np.testing.assert_allclose(model.inverse_gain.gains.numpy()[:, 0],
+                             [2., 1., .5], rtol=1e-6)
+  ones = GainedHyperprior(lmbdas=(0.001, 0.004), num_filters=8,
+                          latent_depth=12, gain_init="ones")
+  np.testing.assert_array_equal(ones.gain.gains.numpy(), 1.)
+  with pytest.raises(ValueError, match="gain_init"):
+    GainedHyperprior(lmbdas=(0.001, 0.004), gain_init="random")

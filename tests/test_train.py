@@ -165,25 +165,32 @@ def test_trains_a_gained_asymmetric_model(tmp_path, run_in_process):
 
 
 def test_gained_model_starts_from_a_trained_baseline(tmp_path, run_in_process,
-                                                     model):
-  """--init_from: the baseline's weights, then gains that start at one."""
-  config = model.get_config()
+                                                     baseline):
+  """--init_from: the baseline's weights, then latent gains around the
+  baseline's lambda, sqrt(lambda_s / lambda), and hyper gains at one."""
+  config = baseline.get_config()
   run_in_process(f"--data={image_folder(tmp_path / 'images')}",
                  "--model=gained", "--lmbdas=0.002,0.02",
                  f"--num_filters={config['num_filters']}",
                  f"--latent_depth={config['latent_depth']}",
                  "--patch_size=32", "--batch_size=2", "--steps=1",
                  "--steps_per_epoch=1", "--lr=1e-12",
-                 f"--init_from={zoo.path_of(zoo.DEFAULT_MODEL)}",
+                 f"--init_from={zoo.path_of(zoo.BASELINE_MODEL)}",
                  f"--out={tmp_path / 'run'}")
   gained = zoo.load(str(tmp_path / "run" / "weights.npz"))
-  for baseline_weight, weight in zip(model.trainable_weights,
+  for baseline_weight, weight in zip(baseline.trainable_weights,
                                      gained.trainable_weights):
     np.testing.assert_allclose(weight.numpy(), baseline_weight.numpy(),
                                atol=1e-3)
+  expected = np.sqrt(np.array([0.002, 0.02]) / config["lmbda"])[:, None]
+  np.testing.assert_allclose(gained.gain.gains.numpy(),
+                             np.broadcast_to(expected, (2, config["latent_depth"])), rtol=1e-3)
+  np.testing.assert_allclose(gained.inverse_gain.gains.numpy(),
+                             1 / np.broadcast_to(expected, (2, config["latent_depth"])), rtol=1e-3)
+  np.testing.assert_array_equal(gained.hyper_gain.gains.numpy(), 1.)
   with pytest.raises(ValueError, match="does not fit"):
     zoo.init_from(models.create("hyperprior", num_filters=8, latent_depth=8),
-                  zoo.path_of(zoo.DEFAULT_MODEL))
+                  zoo.path_of(zoo.BASELINE_MODEL))
 
 
 def test_mixed_precision_run_writes_a_usable_model(tmp_path):

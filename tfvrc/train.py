@@ -31,6 +31,9 @@ flags.DEFINE_list("lmbdas", None, "Lambdas of a variable-rate family, one per "
                   "rate level (default: the family's own set).")
 flags.DEFINE_enum("entropy_model", "gaussian", ["gaussian", "asymmetric"],
                   "Conditional entropy model of the latent.")
+flags.DEFINE_enum("gain_init", "lambda", ["lambda", "ones"], "Gained "
+                  "family: start the latent gains at sqrt(lambda_s / "
+                  "lambda_0), or at one as in the paper.")
 flags.DEFINE_enum("training", "joint", ["joint", "sample"], "Lambda-driven "
                   "families (modulated*, scaled-bottleneck): code each batch "
                   "at every lambda and sum the losses (the paper's), or draw "
@@ -215,7 +218,8 @@ def model_config():
   family takes."""
   config = dict(lmbda=FLAGS.lmbda, num_filters=FLAGS.num_filters,
                 latent_depth=FLAGS.latent_depth,
-                entropy_model=FLAGS.entropy_model, training=FLAGS.training)
+                entropy_model=FLAGS.entropy_model, training=FLAGS.training,
+                gain_init=FLAGS.gain_init)
   if FLAGS.lmbdas:
     config["lmbdas"] = [float(l) for l in FLAGS.lmbdas]
   return config

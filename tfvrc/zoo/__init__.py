@@ -16,6 +16,9 @@ from tfvrc import models
 
 ZOO_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = "hyperprior-mse-q3"
+# The fixed-rate hyperprior the variable-rate families are compared with and
+# can start from (`--init_from`).
+BASELINE_MODEL = "hyperprior-mse-q3"
 
 
 def names():
@@ -74,9 +77,13 @@ def init_from(model, path):
 
   The file's weights fill the model's first trainable weights in order, so a
   gained model can start from a trained baseline of the same N and M and
-  learn only what the baseline lacks (its gains start at one).
+  learn only what the baseline lacks; a model with `start_from_baseline`
+  then adapts to the source's config (gained: gains around its lambda).
   """
-  _assign(model, _read(path)[1], path, whole=False)
+  meta, values, _ = _read(path)
+  _assign(model, values, path, whole=False)
+  if hasattr(model, "start_from_baseline") and meta["family"] == "hyperprior":
+    model.start_from_baseline(meta["config"])
 
 
 def _assign(model, values, path, whole):
