@@ -35,11 +35,11 @@ flags.DEFINE_string("anchors", "experiments/baselines/results", "Folder of "
                     "hevc444.json) from experiments/baselines/run.py.")
 flags.DEFINE_string("runs", "/tmp/tfvrc-studies", "Where runs train (not in "
                     "the repository); shared by the studies.")
-flags.DEFINE_integer("steps", 2000, "Training steps of every run.",
+flags.DEFINE_integer("steps", 1500, "Training steps of every run.",
                      lower_bound=1)
 flags.DEFINE_integer("num_filters", 32, "N of every run.")
 flags.DEFINE_integer("latent_depth", 48, "M of every run.")
-flags.DEFINE_integer("patch_size", 128, "Training crop size.")
+flags.DEFINE_integer("patch_size", 64, "Training crop size.")
 flags.DEFINE_integer("batch_size", 8, "Training batch size.")
 flags.DEFINE_float("lr", 5e-4, "Adam learning rate, x0.3 after 3/4 of the "
                    "steps.")

@@ -1,8 +1,8 @@
 """One gained model against L independently trained ones (Cui et al. 2021).
 
-  nice -n 5 python experiments/gained/run.py [--steps 2000] [--runs DIR]
+  nice -n 5 python experiments/gained/run.py [--steps 1500] [--runs DIR]
 
-Trains, at one small scale (`experiments/study.py`: N=32, M=48, 128x128
+Trains, at one small scale (`experiments/study.py`: N=32, M=48, 64x64
 crops, batch 8, the same steps per run): L fixed-rate hyperpriors, one per
 lambda; a gained model over the same L lambdas with the Gaussian prior; and
 the same with the asymmetric Gaussian prior (the entropy-model ablation, at

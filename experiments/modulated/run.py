@@ -1,9 +1,9 @@
 """Modulated autoencoder against a scaled bottleneck and independent models
 (Yang et al. 2020).
 
-  nice -n 5 python experiments/modulated/run.py [--steps 2000] [--runs DIR]
+  nice -n 5 python experiments/modulated/run.py [--steps 1500] [--runs DIR]
 
-At the scale of `experiments/study.py` (N=32, M=48, 128x128 crops, batch 8,
+At the scale of `experiments/study.py` (N=32, M=48, 64x64 crops, batch 8,
 the same steps per run), with the lambdas of experiments/gained (its
 independent models are shared: whichever study runs first trains them):
 - the hyperprior MAE, trained jointly (each batch at every lambda, the
