@@ -167,3 +167,16 @@ def test_shipped_model_rate_is_monotone_in_lambda(shipped, kodak):
   sizes = [len(coding.encode(shipped, image, l))
            for l in np.geomspace(lo, hi, 8)]
   assert all(a < b for a, b in zip(sizes, sizes[1:])), sizes
+
+
+def test_savedmodel_keeps_the_rate_points(factorized, tmp_path):
+  """The exported factorized MAE codes its lambdas and refuses others."""
+  from tfvrc import export  # pylint: disable=import-outside-toplevel
+  export.export(factorized, str(tmp_path / "saved"))
+  codec = export.SavedModelCodec(str(tmp_path / "saved"))
+  np.testing.assert_allclose(codec.rate_points, LMBDAS, rtol=1e-6)
+  image = random_image(24, 40)
+  data = coding.encode(codec, image, LMBDAS[1])
+  assert data == coding.encode(factorized, image, LMBDAS[1])
+  with pytest.raises(ValueError, match="codes only at the rates"):
+    coding.encode(codec, image, 0.02)

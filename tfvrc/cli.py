@@ -99,8 +99,10 @@ def cmd_models(args):
     lo, hi = model.rate_range
     size = os.path.getsize(zoo.path_of(name)) / 2 ** 20
     default = " (default)" if name == zoo.DEFAULT_MODEL else ""
+    points = (" rate_points=[" + ", ".join(f"{p:g}" for p in model.rate_points)
+              + "]" if model.rate_points else "")
     print(f"{name}{default}: family={meta['family']} rate_range=[{lo:g}, "
-          f"{hi:g}] params={params} weights={size:.1f} MB "
+          f"{hi:g}]{points} params={params} weights={size:.1f} MB "
           f"steps={meta['steps']}")
   for family, cls in sorted(models.FAMILIES.items()):
     print(f"family {family}: {cls.__doc__.splitlines()[0]} "
