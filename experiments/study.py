@@ -50,6 +50,8 @@ flags.DEFINE_integer("images", None, "Use the first N test images.",
 flags.DEFINE_integer("rate_steps", 31, "Continuous rates per variable-rate "
                      "model (plus its trained points).", lower_bound=2)
 flags.DEFINE_bool("progress", True, "Show progress bars.")
+flags.DEFINE_string("out", None, "Output folder (default: "
+                    "experiments/STUDY/results).")
 
 ANCHORS = ("webp", "hevc444")
 METRICS = ("psnr-rgb", "ms-ssim-rgb")
@@ -203,8 +205,9 @@ def format_bd_table(rows):
   return "\n".join(lines)
 
 
-def write(out, study, num_images, curves, rows, params, extra=None):
+def write(study, num_images, curves, rows, params, extra=None):
   """OUT/STUDY.json, rd.png (PSNR) and rd-msssim.png (MS-SSIM dB)."""
+  out = from_repo(FLAGS.out or f"experiments/{study}/results")
   os.makedirs(out, exist_ok=True)
   report = {"study": study, "scale": scale(), "images": num_images,
             "parameters": params, "bd_rates": rows, "curves": curves,

@@ -18,7 +18,6 @@ import os
 import sys
 
 from absl import app
-from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -26,8 +25,7 @@ import study  # pylint: disable=wrong-import-position
 
 import numpy as np  # pylint: disable=wrong-import-position,wrong-import-order
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("out", "experiments/gained/results", "Output folder.")
+FLAGS = study.FLAGS
 
 
 def main(argv):
@@ -58,7 +56,7 @@ def main(argv):
           + study.bd_table([curves[1]], [curves[0]]))
   print(study.format_bd_table(rows))
   print("\nparameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
-  study.write(study.from_repo(FLAGS.out), "gained", len(test_images),
+  study.write("gained", len(test_images),
               curves + [levels_curve, independent] + codecs, rows, params)
 
 

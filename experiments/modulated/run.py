@@ -21,7 +21,6 @@ import os
 import sys
 
 from absl import app
-from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -29,8 +28,7 @@ import study  # pylint: disable=wrong-import-position
 
 import numpy as np  # pylint: disable=wrong-import-position,wrong-import-order
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("out", "experiments/modulated/results", "Output folder.")
+FLAGS = study.FLAGS
 
 
 def main(argv):
@@ -58,7 +56,7 @@ def main(argv):
   rows = study.bd_table(curves, [independent] + study.anchors())
   print(study.format_bd_table(rows))
   print("\nparameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
-  study.write(study.from_repo(FLAGS.out), "modulated", len(test_images),
+  study.write("modulated", len(test_images),
               curves + [independent] + study.anchors(), rows, params)
 
 
