@@ -15,7 +15,7 @@ import numpy as np
 from tfvrc import models
 
 ZOO_DIR = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_MODEL = "hyperprior-mse-q3"
+DEFAULT_MODEL = "gained-mse"
 # The fixed-rate hyperprior the variable-rate families are compared with and
 # can start from (`--init_from`).
 BASELINE_MODEL = "hyperprior-mse-q3"
