@@ -116,3 +116,19 @@ def test_train_takes_the_trainer_flags():
   result = run_tfvrc("train", "--no_such_flag")
   assert result.returncode != 0
   assert "no_such_flag" in result.stderr
+
+
+def test_modulated_model_codes_any_lambda_in_its_range(tmp_path):
+  """--rate is lambda for the shipped MAE: between trained points it codes,
+  outside the range it is refused."""
+  out = tmp_path / "mae.tfvrc"
+  result = run_tfvrc("compress", cli.SAMPLE_IMAGE, str(out), "--model",
+                     "modulated-mse", "--rate", "0.01")
+  assert result.returncode == 0, result.stderr
+  assert "rate:    0.01" in run_tfvrc("info", str(out)).stdout
+  result = run_tfvrc("decompress", str(out), str(tmp_path / "mae.png"))
+  assert result.returncode == 0, result.stderr
+  assert_clean_error(
+      run_tfvrc("compress", cli.SAMPLE_IMAGE, str(tmp_path / "x.tfvrc"),
+                "--model", "modulated-mse", "--rate", "0.5"),
+      "outside the range")
