@@ -205,15 +205,26 @@ def format_bd_table(rows):
   return "\n".join(lines)
 
 
-def write(study, num_images, curves, rows, params, extra=None):
+def bpp_spans(curves):
+  """The bpp interval each curve covers: a Bjontegaard delta only speaks
+  for the overlap of two curves, so a narrow span says little."""
+  return {c["name"]: [min(c["results"]["bpp"]), max(c["results"]["bpp"])]
+          for c in curves}
+
+
+def write(study, num_images, curves, rows, params):
   """OUT/STUDY.json, rd.png (PSNR) and rd-msssim.png (MS-SSIM dB)."""
   out = from_repo(FLAGS.out or f"experiments/{study}/results")
   os.makedirs(out, exist_ok=True)
+  spans = bpp_spans(curves)
+  print("
+bpp covered: " + ", ".join(
+      f"{name} {lo:.3f}-{hi:.3f}" for name, (lo, hi) in spans.items()))
   report = {"study": study, "scale": scale(), "images": num_images,
-            "parameters": params, "bd_rates": rows, "curves": curves,
+            "parameters": params, "bpp_spans": spans, "bd_rates": rows,
+            "curves": curves,
             "quality": "psnr-rgb in dB; ms-ssim-rgb as -10 log10(1 - "
                        "MS-SSIM)"}
-  report.update(extra or {})
   evaluate.write_outputs({os.path.join(out, f"{study}.json"): (
       json.dumps(report, indent=2) + "\n").encode()}, force=True)
   for name, metric in (("rd.png", "psnr-rgb"), ("rd-msssim.png",
