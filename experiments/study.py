@@ -217,8 +217,7 @@ def write(study, num_images, curves, rows, params):
   out = from_repo(FLAGS.out or f"experiments/{study}/results")
   os.makedirs(out, exist_ok=True)
   spans = bpp_spans(curves)
-  print("
-bpp covered: " + ", ".join(
+  print("\nbpp covered: " + ", ".join(
       f"{name} {lo:.3f}-{hi:.3f}" for name, (lo, hi) in spans.items()))
   report = {"study": study, "scale": scale(), "images": num_images,
             "parameters": params, "bpp_spans": spans, "bd_rates": rows,
