@@ -177,18 +177,9 @@ def anchors():
 
 def bd_table(tests, references):
   """Every test curve against every reference curve, in both metrics."""
-  rows = []
-  for test in tests:
-    for reference in references:
-      row = {"test": test["name"], "anchor": reference["name"]}
-      for metric in METRICS:
-        try:
-          row[metric] = evaluate.compare(reference, test, metric)
-        except ValueError as e:
-          row[metric] = {"bd_rate": None, "bd_quality": None,
-                         "errors": [str(e)]}
-      rows.append(row)
-  return rows
+  return [{"test": test["name"], "anchor": reference["name"],
+           **evaluate.compare_metrics(reference, test, METRICS)}
+          for test in tests for reference in references]
 
 
 def format_bd_table(rows):

@@ -171,6 +171,13 @@ def test_compare_uses_the_one_point_form_for_one_point():
   far = {"name": "far", "results": {"bpp": [3.], "psnr-rgb": [20.]}}
   with pytest.raises(ValueError, match="far against a"):
     evaluate.compare(curve, far)
+  # Per metric, a comparison that cannot be had is kept with its reason.
+  curve["results"]["ms-ssim-rgb"] = [0.9, 0.95, 0.97]
+  far["results"]["ms-ssim-rgb"] = [0.95]
+  both = evaluate.compare_metrics(curve, far, ("psnr-rgb", "ms-ssim-rgb"))
+  assert both["psnr-rgb"]["bd_rate"] is None
+  assert "far against a" in both["psnr-rgb"]["errors"][0]
+  assert both["ms-ssim-rgb"]["bd_quality"] is None
 
 
 # --- The command line ---------------------------------------------------------

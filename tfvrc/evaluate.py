@@ -330,6 +330,19 @@ def compare(anchor, test, metric="psnr-rgb"):
   return result
 
 
+def compare_metrics(anchor, test, metrics):
+  """{metric: `compare(anchor, test, metric)`} for each metric; where
+  neither delta can be had, Nones with the reason in "errors"."""
+  deltas = {}
+  for metric in metrics:
+    try:
+      deltas[metric] = compare(anchor, test, metric)
+    except ValueError as e:
+      deltas[metric] = {"bd_rate": None, "bd_quality": None,
+                        "errors": [str(e)]}
+  return deltas
+
+
 # --- Tables and the CLI ------------------------------------------------------
 
 

@@ -88,17 +88,9 @@ def save(out, results, rows):
 
 def bd_rows(test, anchors):
   """The test against each anchor, per metric."""
-  rows = []
-  for anchor in anchors:
-    row = {"anchor": anchor["name"]}
-    for metric in METRICS:
-      try:
-        row[metric] = evaluate.compare(anchor, test, metric)
-      except ValueError as e:
-        row[metric] = {"bd_rate": None, "bd_quality": None,
-                       "errors": [str(e)]}
-    rows.append(row)
-  return rows
+  return [{"anchor": anchor["name"],
+           **evaluate.compare_metrics(anchor, test, METRICS)}
+          for anchor in anchors]
 
 
 def format_bd_table(test, rows):
