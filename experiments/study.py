@@ -151,14 +151,31 @@ def evaluate_run(name, test_images, rates=None):
   return results, parameters(model)
 
 
-def independent_curve(names, test_images, label="independent models"):
-  """The fixed-rate runs `names` as one curve; with their total parameters."""
+def train_independent():
+  for name, model_flags in independent_runs().items():
+    train(name, *model_flags)
+
+
+def independent_curve(test_images):
+  """The independent runs as one curve; with their total parameters."""
+  names = list(independent_runs())
   points = [evaluate_run(name, test_images) for name in names]
   results = {key: [r["results"][key][0] for r, _ in points]
              for key in points[0][0]["results"]}
-  return ({"name": label, "description": f"{len(names)} fixed-rate "
-           "hyperpriors trained independently, one per lambda",
+  return ({"name": "independent models", "description": f"{len(names)} "
+           "fixed-rate hyperpriors trained independently, one per lambda",
            "results": results}, sum(p for _, p in points))
+
+
+def evaluate_runs(names, test_images, rates):
+  """(independent curve, the curves of runs `names` at `rates`, parameter
+  counts by name)."""
+  independent, count = independent_curve(test_images)
+  curves, params = [], {"independent models (all)": count}
+  for name in names:
+    results, params[name] = evaluate_run(name, test_images, rates)
+    curves.append(results)
+  return independent, curves, params
 
 
 def subset(curve, rates, label):
@@ -204,7 +221,10 @@ def bpp_spans(curves):
 
 
 def write(study, num_images, curves, rows, params):
-  """OUT/STUDY.json, rd.png (PSNR) and rd-msssim.png (MS-SSIM dB)."""
+  """Prints the BD table, parameter counts and bpp spans; writes
+  OUT/STUDY.json, rd.png (PSNR) and rd-msssim.png (MS-SSIM dB)."""
+  print(format_bd_table(rows))
+  print("\nparameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
   out = from_repo(FLAGS.out or f"experiments/{study}/results")
   os.makedirs(out, exist_ok=True)
   spans = bpp_spans(curves)

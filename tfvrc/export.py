@@ -3,9 +3,10 @@
 The SavedModel is a plain `tf.Module`: `compress(image, rate)` and
 `decompress(shape, rate, *strings)` signatures plus the identity the file
 header needs (`model_name`, `weights_digest`, `rate_range`, `default_rate`,
-`rate_points` (empty for any rate in the range), `num_strings`). It tracks the model's variables, including the range-coding
-tables, so no Python class is needed to load it: `tf.saved_model.load` after
-`import tensorflow_compression` (whose custom ops do the range coding).
+`rate_points` (empty for any rate in the range), `num_strings`). It tracks the
+model's variables, including the range-coding tables, so no Python class is
+needed to load it: `tf.saved_model.load` after `import tensorflow_compression`
+(whose custom ops do the range coding).
 """
 
 import os

@@ -31,31 +31,22 @@ FLAGS = study.FLAGS
 def main(argv):
   del argv
   lmbdas = ",".join(FLAGS.lmbdas)
-  runs = dict(study.independent_runs())
-  for prior in ("gaussian", "asymmetric"):
-    runs[f"gained-{prior}"] = ("--model=gained", f"--lmbdas={lmbdas}",
-                               f"--entropy_model={prior}")
-  for name, model_flags in runs.items():
-    study.train(name, *model_flags)
+  study.train_independent()
+  priors = ("gaussian", "asymmetric")
+  for prior in priors:
+    study.train(f"gained-{prior}", "--model=gained", f"--lmbdas={lmbdas}",
+                f"--entropy_model={prior}")
 
   test_images = study.images()
-  independent, independent_params = study.independent_curve(
-      list(study.independent_runs()), test_images)
   levels = len(study.lmbdas())
   rates = list(np.linspace(0, levels - 1, FLAGS.rate_steps))
-  curves, params = [], {"independent models (all)": independent_params}
-  for prior in ("gaussian", "asymmetric"):
-    results, count = study.evaluate_run(f"gained-{prior}", test_images,
-                                        rates + list(range(levels)))
-    curves.append(results)
-    params[results["name"]] = count
+  independent, curves, params = study.evaluate_runs(
+      [f"gained-{prior}" for prior in priors], test_images, rates + list(range(levels)))
   levels_curve = study.subset(curves[0], [float(l) for l in range(levels)],
                               "gained-gaussian (integer levels)")
   codecs = study.anchors()
   rows = (study.bd_table(curves + [levels_curve], [independent] + codecs)
           + study.bd_table([curves[1]], [curves[0]]))
-  print(study.format_bd_table(rows))
-  print("\nparameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
   study.write("gained", len(test_images),
               curves + [levels_curve, independent] + codecs, rows, params)
 

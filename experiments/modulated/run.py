@@ -34,9 +34,7 @@ FLAGS = study.FLAGS
 def main(argv):
   del argv
   lmbdas = study.lmbdas()
-  independent_runs = study.independent_runs()
-  for name, model_flags in independent_runs.items():
-    study.train(name, *model_flags)
+  study.train_independent()
   top = study.run_dir(f"hyperprior-{max(lmbdas):g}")
   study.train("modulated", "--model=modulated",
               f"--lmbdas={','.join(FLAGS.lmbdas)}")
@@ -45,19 +43,13 @@ def main(argv):
               f"--init_from={top}/weights.npz")
 
   test_images = study.images()
-  independent, independent_params = study.independent_curve(
-      list(independent_runs), test_images)
   rates = list(np.geomspace(min(lmbdas), max(lmbdas), FLAGS.rate_steps))
-  curves, params = [], {"independent models (all)": independent_params}
-  for name in ("modulated", "scaled-bottleneck"):
-    results, count = study.evaluate_run(name, test_images, rates + lmbdas)
-    curves.append(results)
-    params[name] = count
-  rows = study.bd_table(curves, [independent] + study.anchors())
-  print(study.format_bd_table(rows))
-  print("\nparameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
+  independent, curves, params = study.evaluate_runs(
+      ["modulated", "scaled-bottleneck"], test_images, rates + lmbdas)
+  codecs = study.anchors()
+  rows = study.bd_table(curves, [independent] + codecs)
   study.write("modulated", len(test_images),
-              curves + [independent] + study.anchors(), rows, params)
+              curves + [independent] + codecs, rows, params)
 
 
 if __name__ == "__main__":
