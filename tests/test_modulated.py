@@ -54,6 +54,79 @@ def test_unit_scales_leave_a_transform_unchanged():
     modulation.run_modulated(separate, x, ones[:2])
 
 
+def test_modulation_fits_a_log_scale_curve():
+  """`fit_log_scales`: every channel follows the curve over the range and
+  stays at its low end below it."""
+  mlp = modulation.ModulationMLP(4, lmbda_norm=0.05)
+  curve = lambda l: 0.5 * np.log(l / 0.007)
+  mlp.fit_log_scales((0.001, 0.05), curve)
+  lmbdas = np.geomspace(0.001, 0.05, 9)
+  np.testing.assert_allclose(np.log(mlp(lmbdas).numpy()),
+                             np.repeat(curve(lmbdas)[:, None], 4, axis=1),
+                             atol=5e-3)
+  np.testing.assert_allclose(np.log(mlp(np.array([1e-4])).numpy()),
+                             curve(0.001), atol=5e-3)
+
+
+def log_scales(mlp, lmbdas):
+  return np.log(mlp(np.array(lmbdas)).numpy())
+
+
+@pytest.mark.parametrize("family", ["modulated", "modulated-factorized"])
+def test_modulation_starts_from_the_lambdas(family):
+  """modulation_init="lambda": the last analysis modulation scales like a
+  latent gain, sqrt(lambda / geometric mean), the first demodulation like its
+  inverse, the others are one; "glorot" keeps the original's random MLPs."""
+  model = small(family)
+  expected = 0.5 * np.log(np.array(LMBDAS) / 0.01)[:, None]
+  np.testing.assert_allclose(
+      log_scales(model.modulation[-1], LMBDAS) - expected, 0., atol=5e-3)
+  np.testing.assert_allclose(
+      log_scales(model.demodulation[0], LMBDAS) + expected, 0., atol=5e-3)
+  for mlp in model.modulation[:-1] + model.demodulation[1:]:
+    np.testing.assert_allclose(log_scales(mlp, LMBDAS), 0., atol=1e-6)
+  glorot = small(family, modulation_init="glorot")
+  assert np.abs(log_scales(glorot.modulation[-1], LMBDAS)
+                - expected).max() > 0.1
+  with pytest.raises(ValueError, match="modulation_init"):
+    small(family, modulation_init="ones")
+
+
+def test_modulated_model_starts_from_a_trained_baseline(baseline, sample):
+  """`zoo.init_from` puts the baseline's weights into the MAE's separate GDN
+  layers; then the modulation is the identity at the baseline's lambda, so
+  the MAE codes like the baseline there, and fewer bits below it."""
+  config = baseline.get_config()
+  model = models.create("modulated", num_filters=config["num_filters"],
+                        latent_depth=config["latent_depth"],
+                        lmbdas=(0.001, 0.05))
+  zoo.init_from(model, zoo.path_of(zoo.BASELINE_MODEL))
+  model.build_coders()
+  reference, reference_bits = baseline.reconstruct(sample,
+                                                    baseline.default_rate)
+  decoded, bits = model.reconstruct(sample, config["lmbda"])
+  assert abs(float(bits) / float(reference_bits) - 1) < 0.01
+  assert np.abs(decoded.numpy().astype(float)
+                - reference.numpy()).mean() < 0.5
+  _, low_bits = model.reconstruct(sample, 0.001)
+  assert float(low_bits) < 0.75 * float(bits)
+
+
+def test_scaled_bottleneck_scales_start_from_the_baseline_lambda():
+  model = models.create("scaled-bottleneck", num_filters=8, latent_depth=12,
+                        lmbdas=LMBDAS)
+  model.start_from_baseline({"lmbda": 0.05})
+  expected = np.sqrt(np.array(LMBDAS) / 0.05)
+  np.testing.assert_allclose(model.scale.gains.numpy()[:, 0], expected,
+                             rtol=1e-6)
+  np.testing.assert_allclose(model.inverse_scale.gains.numpy()[:, 0],
+                             1 / expected, rtol=1e-6)
+  ones = models.create("scaled-bottleneck", num_filters=8, latent_depth=12,
+                       lmbdas=LMBDAS, gain_init="ones")
+  ones.start_from_baseline({"lmbda": 0.05})
+  np.testing.assert_array_equal(ones.scale.gains.numpy(), 1.)
+
+
 @pytest.fixture(scope="module")
 def factorized():
   """A small factorized MAE whose bottlenecks differ (as trained ones do)."""

@@ -31,9 +31,14 @@ flags.DEFINE_list("lmbdas", None, "Lambdas of a variable-rate family, one per "
                   "rate level (default: the family's own set).")
 flags.DEFINE_enum("entropy_model", "gaussian", ["gaussian", "asymmetric"],
                   "Conditional entropy model of the latent.")
-flags.DEFINE_enum("gain_init", "lambda", ["lambda", "ones"], "Gained "
-                  "family: start the latent gains at sqrt(lambda_s / "
-                  "lambda_0), or at one as in the paper.")
+flags.DEFINE_enum("gain_init", "lambda", ["lambda", "ones"], "Gained and "
+                  "scaled-bottleneck families: start the latent gains at "
+                  "sqrt(lambda_s / lambda_0), or at one as in the paper.")
+flags.DEFINE_enum("modulation_init", "lambda", ["lambda", "glorot"],
+                  "Modulated families: start the last modulation and the "
+                  "first demodulation at sqrt(lambda / lambda_0) and its "
+                  "inverse (the others at one), or at Keras' defaults as "
+                  "in the original.")
 flags.DEFINE_enum("training", "joint", ["joint", "sample"], "Lambda-driven "
                   "families (modulated*, scaled-bottleneck): code each batch "
                   "at every lambda and sum the losses (the paper's), or draw "
@@ -219,7 +224,8 @@ def model_config():
   config = dict(lmbda=FLAGS.lmbda, num_filters=FLAGS.num_filters,
                 latent_depth=FLAGS.latent_depth,
                 entropy_model=FLAGS.entropy_model, training=FLAGS.training,
-                gain_init=FLAGS.gain_init)
+                gain_init=FLAGS.gain_init,
+                modulation_init=FLAGS.modulation_init)
   if FLAGS.lmbdas:
     config["lmbdas"] = [float(l) for l in FLAGS.lmbdas]
   return config

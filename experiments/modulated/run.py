@@ -7,9 +7,11 @@ At the scale of `experiments/study.py` (N=32, M=48, 64x64 crops, batch 8,
 the same steps per run), with the lambdas of experiments/gained (its
 independent models are shared: whichever study runs first trains them):
 - the hyperprior MAE, trained jointly (each batch at every lambda, the
-  losses summed);
+  losses summed), with our lambda initialisation of its modulation and, as
+  "modulated-glorot", with the original's;
 - the scaled bottleneck: the independent model of the largest lambda, frozen,
-  with per-lambda channel scales learned for the same steps;
+  with per-lambda channel scales learned for the same steps, started at
+  sqrt(lambda / lambda_top) and, as "scaled-bottleneck-ones", at one;
 - the L independent fixed-rate hyperpriors.
 Kodak through real files: the MAE and the scaled bottleneck at --rate_steps
 lambdas, log-spaced over the trained range, plus the trained ones; BD-rates
@@ -31,23 +33,34 @@ import numpy as np  # pylint: disable=wrong-import-position,wrong-import-order
 FLAGS = study.FLAGS
 
 
+def runs(lmbdas, top):
+  """Run name -> its model flags."""
+  mae = ["--model=modulated", f"--lmbdas={lmbdas}"]
+  scaled = ["--model=scaled-bottleneck", f"--lmbdas={lmbdas}",
+            f"--init_from={top}/weights.npz"]
+  return {"modulated": mae,
+          "modulated-glorot": mae + ["--modulation_init=glorot"],
+          "scaled-bottleneck": scaled,
+          "scaled-bottleneck-ones": scaled + ["--gain_init=ones"]}
+
+
 def main(argv):
   del argv
   lmbdas = study.lmbdas()
   study.train_independent()
   top = study.run_dir(f"hyperprior-{max(lmbdas):g}")
-  study.train("modulated", "--model=modulated",
-              f"--lmbdas={','.join(FLAGS.lmbdas)}")
-  study.train("scaled-bottleneck", "--model=scaled-bottleneck",
-              f"--lmbdas={','.join(FLAGS.lmbdas)}",
-              f"--init_from={top}/weights.npz")
+  names = runs(",".join(FLAGS.lmbdas), top)
+  for name, model_flags in names.items():
+    study.train(name, *model_flags)
 
   test_images = study.images()
   rates = list(np.geomspace(min(lmbdas), max(lmbdas), FLAGS.rate_steps))
   independent, curves, params = study.evaluate_runs(
-      ["modulated", "scaled-bottleneck"], test_images, rates + lmbdas)
+      list(names), test_images, rates + lmbdas)
   codecs = study.anchors()
-  rows = study.bd_table(curves, [independent] + codecs)
+  rows = (study.bd_table(curves, [independent] + codecs)
+          + study.bd_table([curves[0]], [curves[1]])
+          + study.bd_table([curves[2]], [curves[3]]))
   study.write("modulated", len(test_images),
               curves + [independent] + codecs, rows, params)
 

@@ -7,6 +7,7 @@ with s = floor(r) and l = r - s, gain = |G_s|^(1 - l) * |G_{s+1}|^l, which is
 exactly level s (or s + 1) at integer r. Larger r is the higher level.
 """
 
+import numpy as np
 import tensorflow as tf
 
 # Keeps the exponential interpolation finite if a learned gain reaches zero.
@@ -25,6 +26,17 @@ def interpolate_levels(levels, rate):
           * tf.gather(levels, index + 1) ** weight)
 
 
+def lambda_log_gain(lmbda, reference_lmbda):
+  """log of the latent gain that moves a model trained at `reference_lmbda`
+  to `lmbda`: 0.5 * log(lambda / reference), since at high rate the best
+  quantization step of bpp + lambda * MSE shrinks as lambda^(-1/2)."""
+  return 0.5 * np.log(np.asarray(lmbda, np.float64) / reference_lmbda)
+
+
+def geometric_mean(values):
+  return float(np.exp(np.mean(np.log(values))))
+
+
 class GainUnit(tf.keras.layers.Layer):
   """Scales NHWC features channel-wise by the gain vector of each sample's rate."""
 
@@ -35,6 +47,13 @@ class GainUnit(tf.keras.layers.Layer):
     self.num_levels = num_levels
     self.gains = self.add_weight(name="gains", shape=(num_levels, channels),
                                  initializer="ones")
+
+  def set_lambda_gains(self, lmbdas, reference_lmbda, inverse=False):
+    """Every channel of level s at exp(lambda_log_gain(lmbdas[s])), or its
+    reciprocal for the `inverse` unit."""
+    log_gains = lambda_log_gain(lmbdas, reference_lmbda)
+    gains = np.exp(-log_gains if inverse else log_gains)[:, None]
+    self.gains.assign(np.broadcast_to(gains, self.gains.shape))
 
   def vectors(self, rate):
     """Gain vectors [batch, C] for rates [batch] in [0, num_levels - 1]."""

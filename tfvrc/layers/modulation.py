@@ -8,10 +8,13 @@ output before the GDN) and one per IGDN of its synthesis transform (the
 demodulation scales are learned, not the reciprocals of the modulation.
 """
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
 HIDDEN_UNITS = 50
+# Lambdas the least-squares fit of `fit_log_scales` is taken over.
+FIT_POINTS = 256
 
 
 class ModulationMLP(tf.keras.layers.Layer):
@@ -25,6 +28,26 @@ class ModulationMLP(tf.keras.layers.Layer):
     self.scales = tf.keras.layers.Dense(channels, name="scales")
     self.hidden.build((None, 1))
     self.scales.build((None, HIDDEN_UNITS))
+
+  def fit_log_scales(self, lmbda_range, log_scale):
+    """Sets the MLP so that every channel's scale is about
+    exp(log_scale(lambda)) over `lmbda_range` (constant below it).
+
+    The hidden units become hinges relu(c - knot) with knots log-spaced over
+    the range, and the output layer is the least-squares fit on log-spaced
+    lambdas: a piecewise-linear curve the training then refines.
+    """
+    lo, hi = lmbda_range
+    lmbdas = np.geomspace(lo, hi, FIT_POINTS)
+    knots = np.geomspace(lo, hi, HIDDEN_UNITS + 1)[:-1] / self.lmbda_norm
+    hinges = np.maximum(lmbdas[:, None] / self.lmbda_norm - knots, 0.)
+    design = np.concatenate([hinges, np.ones((FIT_POINTS, 1))], axis=1)
+    solution = np.linalg.lstsq(design, log_scale(lmbdas), rcond=None)[0]
+    self.hidden.kernel.assign(np.ones(self.hidden.kernel.shape))
+    self.hidden.bias.assign(-knots)
+    self.scales.kernel.assign(
+        np.broadcast_to(solution[:-1, None], self.scales.kernel.shape))
+    self.scales.bias.assign(np.full(self.scales.bias.shape, solution[-1]))
 
   def call(self, lmbda):
     condition = tf.reshape(tf.cast(lmbda, tf.float32) / self.lmbda_norm,

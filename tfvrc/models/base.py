@@ -12,6 +12,8 @@ import hashlib
 import numpy as np
 import tensorflow as tf
 
+from tfvrc.layers import gain
+
 IMAGE_SPEC = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
 RATE_SPEC = tf.TensorSpec((), tf.float32, name="rate")
 SHAPE_SPEC = tf.TensorSpec((2,), tf.int32, name="shape")
@@ -187,6 +189,33 @@ class CompressionModel(tf.keras.Model):
     for w in self.trainable_weights:
       sha.update(np.ascontiguousarray(w.numpy(), np.float32).tobytes())
     return sha.digest()[:8]
+
+
+class LambdaInit:
+  """Mixed into a variable-rate family whose rate-dependent channel scales
+  can start near each lambda's own trade-off (`gain.lambda_log_gain`)
+  instead of as in its paper: around the geometric mean of its lambdas, or,
+  after `zoo.init_from` a fixed-rate baseline, around the baseline's lambda.
+  Otherwise the rates separate only as fast as the optimizer moves the
+  scales."""
+
+  def _start_scales(self, option, value, paper_value):
+    """Validates the family's init `option`; "lambda" sets the scales."""
+    if value not in ("lambda", paper_value):
+      raise ValueError(f"{option} must be 'lambda' or {paper_value!r}, got "
+                       f"{value!r}")
+    self.lambda_init = value == "lambda"
+    if self.lambda_init:
+      self.set_lambda_scales(gain.geometric_mean(self.lmbdas))
+
+  def set_lambda_scales(self, reference_lmbda):
+    """Scales that move a model trained at `reference_lmbda` to each
+    lambda."""
+    raise NotImplementedError
+
+  def start_from_baseline(self, baseline_config):
+    if self.lambda_init:
+      self.set_lambda_scales(baseline_config["lmbda"])
 
 
 def psnr_from_mse(mse):

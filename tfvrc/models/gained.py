@@ -12,25 +12,23 @@ The gain units start at one (Cui et al.), and then, with the default
 and its inverse gains to the reciprocals: at high rate the best quantization
 step of bpp + lambda * MSE shrinks as lambda^(-1/2), so every level starts
 near its own trade-off, around lambda_0 (the geometric mean of the lambdas, or
-the baseline's lambda after `start_from_baseline`). Started from ones, the
+the baseline's lambda after `zoo.init_from` a baseline). Started from ones, the
 levels separate only as fast as the optimizer moves them (Adam: about the
 learning rate per step); at 5,250 steps from a trained baseline our N=64/M=96
 model still spanned only 0.67-0.94 bpp on Kodak over q1-q8.
 """
 
-import math
-
-
 import tensorflow as tf
 
 from tfvrc.layers import gain
+from tfvrc.models import base
 from tfvrc.models import hyperprior
 
 # CompressAI's q1..q8 lambdas (bpp + lambda * MSE on 0..255): ~0.1-1.5 bpp.
 DEFAULT_LMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18)
 
 
-class GainedHyperprior(hyperprior.MeanScaleHyperprior):
+class GainedHyperprior(base.LambdaInit, hyperprior.MeanScaleHyperprior):
   """Continuous-rate hyperprior; the rate knob is the level in [0, L - 1]."""
 
   family = "gained"
@@ -48,25 +46,14 @@ class GainedHyperprior(hyperprior.MeanScaleHyperprior):
     self.hyper_gain = gain.GainUnit(levels, num_filters, name="hyper_gain")
     self.inverse_hyper_gain = gain.GainUnit(levels, num_filters,
                                             name="inverse_hyper_gain")
-    if gain_init not in ("lambda", "ones"):
-      raise ValueError(f"gain_init must be 'lambda' or 'ones', got "
-                       f"{gain_init!r}")
     self.gain_init = gain_init
-    if gain_init == "lambda":
-      self.set_lambda_gains(math.exp(sum(map(math.log, self.lmbdas))
-                                     / levels))
+    self._start_scales("gain_init", gain_init, "ones")
 
-  def set_lambda_gains(self, reference_lmbda):
+  def set_lambda_scales(self, reference_lmbda):
     """Latent gains sqrt(lambda_s / reference), inverse gains 1 / that."""
-    gains = tf.sqrt(tf.constant(self.lmbdas) / reference_lmbda)[:, None]
-    self.gain.gains.assign(tf.ones_like(self.gain.gains) * gains)
-    self.inverse_gain.gains.assign(tf.ones_like(self.gain.gains) / gains)
-
-  def start_from_baseline(self, baseline_config):
-    """After `zoo.init_from` a fixed-rate model: its lambda is the reference
-    of the initial gains (with gain_init="lambda")."""
-    if self.gain_init == "lambda":
-      self.set_lambda_gains(baseline_config["lmbda"])
+    self.gain.set_lambda_gains(self.lmbdas, reference_lmbda)
+    self.inverse_gain.set_lambda_gains(self.lmbdas, reference_lmbda,
+                                       inverse=True)
 
   def get_config(self):
     return dict(lmbdas=list(self.lmbdas), num_filters=self.num_filters,

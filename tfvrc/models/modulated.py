@@ -17,6 +17,11 @@ The rate knob of every model here is lambda itself (bpp + lambda * MSE on
   channel-wise scale of the latent before quantization and an inverse scale
   after it are learned (log-linear in lambda between trained points).
 
+Every rate-dependent scale starts near its lambda's own trade-off by default
+(`base.LambdaInit`; "glorot" or "ones" give the papers' initialisations):
+with the original's Keras-default MLPs our MAE still coded 0.67-0.68 bpp over
+its whole 0.0018-0.093 lambda range on Kodak after 1,500 joint steps.
+
 Training follows the paper: each batch is coded at every trained lambda and
 the RD losses are summed (averaged, which only rescales the gradient);
 `training="sample"` instead draws one trained lambda per image.
@@ -97,13 +102,14 @@ class LambdaKnob:
     return tf.tile(x, [count, 1, 1, 1]), rates
 
 
-class LambdaModulated(LambdaKnob):
+class LambdaModulated(LambdaKnob, base.LambdaInit):
   """The modulated autoencoders' hooks: analysis and synthesis with a
   modulation MLP at each (I)GDN (transforms with separate GDN layers)."""
 
-  def _add_modulation(self, latent_depth):
+  def _add_modulation(self, latent_depth, modulation_init):
     """One MLP per analysis GDN and per synthesis IGDN; lambda enters them
-    divided by the largest trained lambda."""
+    divided by the largest trained lambda. `modulation_init` "glorot" is the
+    original's (Keras defaults); "lambda" see `set_lambda_scales`."""
     norm = self.lmbdas[-1]
     self.modulation = [
         modulation.ModulationMLP(c, norm, name=f"modulation_{i}")
@@ -113,6 +119,24 @@ class LambdaModulated(LambdaKnob):
         modulation.ModulationMLP(c, norm, name=f"demodulation_{i}")
         for i, c in enumerate(
             modulation.gdn_channels(self.synthesis_transform, latent_depth))]
+    self.modulation_init = modulation_init
+    self._start_scales("modulation_init", modulation_init, "glorot")
+
+  def set_lambda_scales(self, reference_lmbda):
+    """The modulation at the last analysis GDN scales like a latent gain,
+    exp(lambda_log_gain), the demodulation after the first synthesis IGDN
+    like its inverse, and the others are one: the scale passes through the
+    GDN pair nearly as through a gain unit (scaling a trained baseline's
+    latent this way by 1/4..2 moved Kodak from 0.53 to 0.16..0.91 bpp)."""
+    def log_gain(lmbda):
+      return gain.lambda_log_gain(lmbda, reference_lmbda)
+    for mlp in self.modulation + self.demodulation:
+      if mlp is self.modulation[-1]:
+        mlp.fit_log_scales(self.rate_range, log_gain)
+      elif mlp is self.demodulation[0]:
+        mlp.fit_log_scales(self.rate_range, lambda l: -log_gain(l))
+      else:
+        mlp.fit_log_scales(self.rate_range, lambda l: 0. * l)
 
   def analysis(self, x, rate):
     return modulation.run_modulated(self.analysis_transform, x,
@@ -130,15 +154,17 @@ class ModulatedHyperprior(LambdaModulated, hyperprior.MeanScaleHyperprior):
   separate_gdn = True
 
   def __init__(self, lmbdas=DEFAULT_LMBDAS, num_filters=128, latent_depth=192,
-               entropy_model="gaussian", training="joint", name=None):
+               entropy_model="gaussian", training="joint",
+               modulation_init="lambda", name=None):
     self._set_lambdas(lmbdas, training)
     super().__init__(lmbda=self.lmbdas[0], num_filters=num_filters,
                      latent_depth=latent_depth, entropy_model=entropy_model,
                      name=name)
-    self._add_modulation(latent_depth)
+    self._add_modulation(latent_depth, modulation_init)
 
   def get_config(self):
-    return self._config(entropy_model=self.entropy_model)
+    return self._config(entropy_model=self.entropy_model,
+                        modulation_init=self.modulation_init)
 
 
 class ModulatedFactorized(LambdaModulated, base.CompressionModel):
@@ -148,7 +174,8 @@ class ModulatedFactorized(LambdaModulated, base.CompressionModel):
   num_strings = 1
 
   def __init__(self, lmbdas=FACTORIZED_LMBDAS, num_filters=192,
-               latent_depth=192, training="joint", name=None):
+               latent_depth=192, training="joint", modulation_init="lambda",
+               name=None):
     self._set_lambdas(lmbdas, training)
     super().__init__(name=name)
     self.num_filters = num_filters
@@ -162,10 +189,10 @@ class ModulatedFactorized(LambdaModulated, base.CompressionModel):
     self.priors = [tfc.NoisyDeepFactorized(batch_shape=(latent_depth,),
                                            name=f"prior_{i}")
                    for i in range(len(self.lmbdas))]
-    self._add_modulation(latent_depth)
+    self._add_modulation(latent_depth, modulation_init)
 
   def get_config(self):
-    return self._config()
+    return self._config(modulation_init=self.modulation_init)
 
   @property
   def rate_points(self):
@@ -232,7 +259,8 @@ def _unprefixed(tables, index):
           if k.startswith(prefix)}
 
 
-class ScaledBottleneck(LambdaKnob, hyperprior.MeanScaleHyperprior):
+class ScaledBottleneck(LambdaKnob, base.LambdaInit,
+                       hyperprior.MeanScaleHyperprior):
   """The paper's baseline: per-lambda latent scales on a frozen autoencoder
   (`scales_only=False` trains everything, for ablations)."""
 
@@ -240,7 +268,7 @@ class ScaledBottleneck(LambdaKnob, hyperprior.MeanScaleHyperprior):
 
   def __init__(self, lmbdas=DEFAULT_LMBDAS, num_filters=128, latent_depth=192,
                entropy_model="gaussian", training="joint", scales_only=True,
-               name=None):
+               gain_init="lambda", name=None):
     self._set_lambdas(lmbdas, training)
     super().__init__(lmbda=self.lmbdas[0], num_filters=num_filters,
                      latent_depth=latent_depth, entropy_model=entropy_model,
@@ -249,10 +277,18 @@ class ScaledBottleneck(LambdaKnob, hyperprior.MeanScaleHyperprior):
     self.scale = gain.GainUnit(len(self.lmbdas), latent_depth, name="scale")
     self.inverse_scale = gain.GainUnit(len(self.lmbdas), latent_depth,
                                        name="inverse_scale")
+    self.gain_init = gain_init
+    self._start_scales("gain_init", gain_init, "ones")
+
+  def set_lambda_scales(self, reference_lmbda):
+    """Scales sqrt(lambda_s / reference), inverse scales 1 / that."""
+    self.scale.set_lambda_gains(self.lmbdas, reference_lmbda)
+    self.inverse_scale.set_lambda_gains(self.lmbdas, reference_lmbda,
+                                        inverse=True)
 
   def get_config(self):
     return self._config(entropy_model=self.entropy_model,
-                        scales_only=self.scales_only)
+                        scales_only=self.scales_only, gain_init=self.gain_init)
 
   def trained_variables(self):
     if not self.scales_only:

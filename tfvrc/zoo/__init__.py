@@ -75,24 +75,39 @@ def _read(path):
 def init_from(model, path):
   """Starts `model` from a weights file of the same or a smaller model.
 
-  The file's weights fill the model's first trainable weights in order, so a
-  gained model can start from a trained baseline of the same N and M and
-  learn only what the baseline lacks; a model with `start_from_baseline`
-  then adapts to the source's config (gained: gains around its lambda).
+  Each of the file's weights fills the model's first unused weight with the
+  same layer-relative name (e.g. "gdn_0/reparam_beta"), in order, so a gained
+  or modulated model can start from a trained baseline of the same N and M
+  (whether its GDNs are activations or layers of their own) and learn only
+  what the baseline lacks; a model with `start_from_baseline` then adapts to
+  the source's config (its lambda becomes the reference of the rate scales).
   """
   meta, values, _ = _read(path)
-  _assign(model, values, path, whole=False)
+  source = models.create(meta["family"], **meta["config"])
+  _assign(source, values, path)
+  free = list(model.trainable_weights)
+  for weight in source.trainable_weights:
+    match = next((w for w in free if _layer_relative(w) ==
+                  _layer_relative(weight)), None)
+    if match is None or match.shape != weight.shape:
+      raise ValueError(f"{path} does not fit a {model.family} model with "
+                       f"config {model.get_config()}: nothing for its "
+                       f"{weight.name} {tuple(weight.shape)}")
+    free.remove(match)
+    match.assign(weight)
   if hasattr(model, "start_from_baseline") and meta["family"] == "hyperprior":
     model.start_from_baseline(meta["config"])
 
 
-def _assign(model, values, path, whole):
-  """Copies `values` into the model's trainable weights (all of them, or a
-  prefix), refusing any count or shape mismatch."""
+def _layer_relative(weight):
+  return "/".join(weight.name.split("/")[-2:])
+
+
+def _assign(model, values, path):
+  """Copies `values` into all of the model's trainable weights, in order,
+  refusing any count or shape mismatch."""
   weights = model.trainable_weights
-  count_ok = len(values) == len(weights) if whole else len(values) <= len(
-      weights)
-  if not count_ok or any(
+  if len(values) != len(weights) or any(
       tuple(w.shape) != v.shape for w, v in zip(weights, values)):
     raise ValueError(f"{path} does not fit a {model.family} model with "
                      f"config {model.get_config()}")
@@ -104,7 +119,7 @@ def load_file(path):
   """Builds the model a weights file describes, with its coders ready."""
   meta, values, tables = _read(path)
   model = models.create(meta["family"], **meta["config"])
-  _assign(model, values, path, whole=True)
+  _assign(model, values, path)
   model.build_coders(tables or None)
   model.zoo_meta = meta
   return model
