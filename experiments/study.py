@@ -142,7 +142,10 @@ def evaluate_run(name, test_images, rates=None):
     with open(cache, encoding="utf-8") as f:
       cached = json.load(f)
     if cached["key"] == key:
-      return cached["results"], cached["parameters"]
+      # Named by the run (a run folder may have been renamed since).
+      return (dict(cached["results"], name=name, description=(
+          evaluate.describe_model(model, len(test_images)))),
+              cached["parameters"])
   results, _ = evaluate.evaluate_model(model, test_images, rates,
                                        progress=FLAGS.progress)
   with open(cache, "w", encoding="utf-8") as f:

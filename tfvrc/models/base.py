@@ -200,18 +200,27 @@ class LambdaInit:
   scales."""
 
   def _start_scales(self, option, value, paper_value):
-    """Validates the family's init `option`; "lambda" sets the scales."""
+    """Validates and keeps (as attribute `option`) the family's init option;
+    "lambda" sets the scales."""
     if value not in ("lambda", paper_value):
       raise ValueError(f"{option} must be 'lambda' or {paper_value!r}, got "
                        f"{value!r}")
+    setattr(self, option, value)
     self.lambda_init = value == "lambda"
     if self.lambda_init:
       self.set_lambda_scales(gain.geometric_mean(self.lmbdas))
 
-  def set_lambda_scales(self, reference_lmbda):
-    """Scales that move a model trained at `reference_lmbda` to each
-    lambda."""
+  @property
+  def latent_gains(self):
+    """The (gain, inverse gain) units around the latent's quantizer."""
     raise NotImplementedError
+
+  def set_lambda_scales(self, reference_lmbda):
+    """Scales that move a model trained at `reference_lmbda` to each lambda:
+    by default, `latent_gains` at sqrt(lambda_s / reference) and 1 / that."""
+    forward, inverse = self.latent_gains
+    forward.set_lambda_gains(self.lmbdas, reference_lmbda)
+    inverse.set_lambda_gains(self.lmbdas, reference_lmbda, inverse=True)
 
   def start_from_baseline(self, baseline_config):
     if self.lambda_init:

@@ -46,14 +46,11 @@ class GainedHyperprior(base.LambdaInit, hyperprior.MeanScaleHyperprior):
     self.hyper_gain = gain.GainUnit(levels, num_filters, name="hyper_gain")
     self.inverse_hyper_gain = gain.GainUnit(levels, num_filters,
                                             name="inverse_hyper_gain")
-    self.gain_init = gain_init
     self._start_scales("gain_init", gain_init, "ones")
 
-  def set_lambda_scales(self, reference_lmbda):
-    """Latent gains sqrt(lambda_s / reference), inverse gains 1 / that."""
-    self.gain.set_lambda_gains(self.lmbdas, reference_lmbda)
-    self.inverse_gain.set_lambda_gains(self.lmbdas, reference_lmbda,
-                                       inverse=True)
+  @property
+  def latent_gains(self):
+    return self.gain, self.inverse_gain
 
   def get_config(self):
     return dict(lmbdas=list(self.lmbdas), num_filters=self.num_filters,

@@ -119,7 +119,6 @@ class LambdaModulated(LambdaKnob, base.LambdaInit):
         modulation.ModulationMLP(c, norm, name=f"demodulation_{i}")
         for i, c in enumerate(
             modulation.gdn_channels(self.synthesis_transform, latent_depth))]
-    self.modulation_init = modulation_init
     self._start_scales("modulation_init", modulation_init, "glorot")
 
   def set_lambda_scales(self, reference_lmbda):
@@ -277,14 +276,11 @@ class ScaledBottleneck(LambdaKnob, base.LambdaInit,
     self.scale = gain.GainUnit(len(self.lmbdas), latent_depth, name="scale")
     self.inverse_scale = gain.GainUnit(len(self.lmbdas), latent_depth,
                                        name="inverse_scale")
-    self.gain_init = gain_init
     self._start_scales("gain_init", gain_init, "ones")
 
-  def set_lambda_scales(self, reference_lmbda):
-    """Scales sqrt(lambda_s / reference), inverse scales 1 / that."""
-    self.scale.set_lambda_gains(self.lmbdas, reference_lmbda)
-    self.inverse_scale.set_lambda_gains(self.lmbdas, reference_lmbda,
-                                        inverse=True)
+  @property
+  def latent_gains(self):
+    return self.scale, self.inverse_scale
 
   def get_config(self):
     return self._config(entropy_model=self.entropy_model,
