@@ -2,9 +2,10 @@
 
 `tfc.SignalConv2D` stores a kernel by its real DFT (`tfc.RDFTParameter`,
 which conditions training better) and rebuilds it with `tf.signal.irfft2d` on
-every call. On CPU that inverse transform of thousands of 5x5 kernels costs
-more than the convolutions of a small model: in a 768x512 `compress` of our
-N=64/M=96 model, about half the time. The inverse RDFT is linear, so
+every call. On CPU that inverse transform of thousands of 5x5 kernels is
+expensive: for a 768x512 `compress` with our N=64/M=96 model, about 45 % of
+the time (39 of about 87 ms; experiments/speed/rdft_kernels.py measures it
+against ours, 12x faster). The inverse RDFT is linear, so
 `MatrixRDFTParameter` applies it as a fixed [k*k', k*k] matrix built once from
 numpy's `irfft2` of unit spectra: the same variables (names, shapes, initial
 values), so every weights file loads unchanged, and the same kernel up to
