@@ -87,14 +87,14 @@ def init_from(model, path):
   _assign(source, values, path)
   free = list(model.trainable_weights)
   for weight in source.trainable_weights:
-    match = next((w for w in free if _layer_relative(w) ==
+    # By position: `==` on variables compares their values.
+    index = next((i for i, w in enumerate(free) if _layer_relative(w) ==
                   _layer_relative(weight)), None)
-    if match is None or match.shape != weight.shape:
+    if index is None or free[index].shape != weight.shape:
       raise ValueError(f"{path} does not fit a {model.family} model with "
                        f"config {model.get_config()}: nothing for its "
                        f"{weight.name} {tuple(weight.shape)}")
-    free.remove(match)
-    match.assign(weight)
+    free.pop(index).assign(weight)
   if hasattr(model, "start_from_baseline") and meta["family"] == "hyperprior":
     model.start_from_baseline(meta["config"])
 
