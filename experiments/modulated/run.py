@@ -61,8 +61,10 @@ def main(argv):
   # The papers' initialisations barely vary the rate at these steps (see
   # the bpp spans), so only the paper's own comparison is added: the MAE
   # against the scaled bottleneck.
+  by_name = {curve["name"]: curve for curve in curves}
   rows = (study.bd_table(curves, [independent] + codecs)
-          + study.bd_table([curves[0]], [curves[2]]))
+          + study.bd_table([by_name["modulated"]],
+                           [by_name["scaled-bottleneck"]]))
   study.write("modulated", len(test_images),
               curves + [independent] + codecs, rows, params)
 

@@ -129,13 +129,11 @@ class LambdaModulated(LambdaKnob, base.LambdaInit):
     1/4..2 there moved four Kodak images from 0.53 to 0.16..0.91 bpp)."""
     def log_gain(lmbda):
       return gain.lambda_log_gain(lmbda, reference_lmbda)
-    for mlp in self.modulation + self.demodulation:
-      if mlp is self.modulation[-1]:
-        mlp.fit_log_scales(self.rate_range, log_gain)
-      elif mlp is self.demodulation[0]:
-        mlp.fit_log_scales(self.rate_range, lambda l: -log_gain(l))
-      else:
-        mlp.fit_log_scales(self.rate_range, lambda l: 0. * l)
+    self.modulation[-1].fit_log_scales(self.rate_range, log_gain)
+    self.demodulation[0].fit_log_scales(self.rate_range,
+                                        lambda l: -log_gain(l))
+    for mlp in self.modulation[:-1] + self.demodulation[1:]:
+      mlp.fit_log_scales(self.rate_range, lambda l: 0. * l)
 
   def analysis(self, x, rate):
     return modulation.run_modulated(self.analysis_transform, x,

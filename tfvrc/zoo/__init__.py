@@ -87,9 +87,10 @@ def init_from(model, path):
   _assign(source, values, path)
   free = list(model.trainable_weights)
   for weight in source.trainable_weights:
+    key = _layer_relative(weight)
     # By position: `==` on variables compares their values.
-    index = next((i for i, w in enumerate(free) if _layer_relative(w) ==
-                  _layer_relative(weight)), None)
+    index = next((i for i, w in enumerate(free) if _layer_relative(w) == key),
+                 None)
     if index is None or free[index].shape != weight.shape:
       raise ValueError(f"{path} does not fit a {model.family} model with "
                        f"config {model.get_config()}: nothing for its "
