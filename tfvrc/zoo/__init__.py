@@ -73,7 +73,7 @@ def _read(path):
 
 
 def init_from(model, path):
-  """Starts `model` from a weights file of the same or a smaller model.
+  """Starts `model` from a weights file of the same or a narrower model.
 
   Each of the file's weights fills the model's first unused weight with the
   same layer-relative name (e.g. "gdn_0/reparam_beta"), in order, so a gained
@@ -81,23 +81,74 @@ def init_from(model, path):
   (whether its GDNs are activations or layers of their own) and learn only
   what the baseline lacks; a model with `start_from_baseline` then adapts to
   the source's config (its lambda becomes the reference of the rate scales).
+
+  The model may also be wider (more latent channels M, say): each weight
+  then fills the leading channels, see `_widened`, and the model starts as
+  the file's model plus new channels that do not yet reach the image or the
+  entropy parameters of the old ones.
   """
   meta, values, _ = _read(path)
   source = models.create(meta["family"], **meta["config"])
   _assign(source, values, path)
   free = list(model.trainable_weights)
+  blocked = _entropy_parameter_weights(model)
   for weight in source.trainable_weights:
     key = _layer_relative(weight)
     # By position: `==` on variables compares their values.
     index = next((i for i, w in enumerate(free) if _layer_relative(w) == key),
                  None)
-    if index is None or free[index].shape != weight.shape:
+    if index is None or not _fits(weight.shape, free[index].shape):
       raise ValueError(f"{path} does not fit a {model.family} model with "
                        f"config {model.get_config()}: nothing for its "
                        f"{weight.name} {tuple(weight.shape)}")
-    free.pop(index).assign(weight)
+    target = free.pop(index)
+    blocks = blocked.get(target.ref(), 1)
+    target.assign(_widened(weight.numpy(), target.numpy(),
+                           _input_axis(target), blocks))
   if hasattr(model, "start_from_baseline") and meta["family"] == "hyperprior":
     model.start_from_baseline(meta["config"])
+
+
+def _fits(source_shape, target_shape):
+  return source_shape.rank == target_shape.rank and all(
+      s <= t for s, t in zip(source_shape, target_shape))
+
+
+def _entropy_parameter_weights(model):
+  """{weight ref: number of parameter blocks} of the layer that outputs the
+  conditional entropy model's parameters (channels [means | scales | ...])."""
+  transform = getattr(model, "hyper_synthesis_transform", None)
+  if transform is None:
+    return {}
+  return {w.ref(): model.conditional.num_params
+          for w in transform.layers[-1].trainable_weights}
+
+
+def _input_axis(weight):
+  """The input-channel axis of a convolution kernel, else None."""
+  name = weight.name.split("/")[-1]
+  if name.startswith(("kernel_real", "kernel_imag")):
+    return 0  # tfc.RDFTParameter: [in, out, kh, kw // 2 + 1]
+  if name.startswith("kernel"):
+    return weight.shape.rank - 2  # [kh, kw, in, out]
+  return None
+
+
+def _widened(source, target, input_axis, blocks):
+  """`target` (the model's initial value) with `source` in its leading
+  corner, in each of `blocks` equal parts of the last axis; kernels' new
+  input channels are zeroed, so what the source computed is unchanged, while
+  new output channels keep their initial values and can learn."""
+  if source.shape == target.shape:
+    return source
+  widened = target.copy()
+  if input_axis is not None:
+    new_inputs = [slice(None)] * widened.ndim
+    new_inputs[input_axis] = slice(source.shape[input_axis], None)
+    widened[tuple(new_inputs)] = 0.
+  split = lambda a: a.reshape(a.shape[:-1] + (blocks, a.shape[-1] // blocks))
+  split(widened)[tuple(slice(n) for n in split(source).shape)] = split(source)
+  return widened
 
 
 def _layer_relative(weight):
