@@ -1,6 +1,6 @@
 """Analysis, synthesis and hyper transforms shared by the hyperprior families.
 
-Built from `tfc.SignalConv2D` (as `rdft.SignalConv2D`: the same layer and
+Built from `tfc.SignalConv2D` (as `signal_conv.SignalConv2D`: the same layer and
 weights with a faster kernel; ``same_zeros`` padding, so latent sample 0 is
 aligned with pixel 0 for any image size) and `tfc.GDN`, with the layer layout of
 Minnen et al. 2018 ("mbt2018-mean"): four 5x5 stride-2 convolutions with GDN on
@@ -18,7 +18,7 @@ import functools
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from tfvrc.layers import rdft
+from tfvrc.layers import signal_conv
 
 # PyTorch/CompressAI default slope, which the mean-scale hyperprior was published with.
 LEAKY_RELU_SLOPE = 0.01
@@ -30,7 +30,7 @@ def leaky_relu(x):
 
 def down_conv(filters, kernel, stride, activation=None, use_bias=True, name=None):
   """A correlation layer that keeps sample 0 aligned under downsampling."""
-  return rdft.SignalConv2D(
+  return signal_conv.SignalConv2D(
       filters, (kernel, kernel), corr=True, strides_down=stride,
       padding="same_zeros", use_bias=use_bias, activation=activation, name=name)
 
@@ -38,7 +38,7 @@ def down_conv(filters, kernel, stride, activation=None, use_bias=True, name=None
 def up_conv(filters, kernel, stride, activation=None, kernel_parameter="rdft",
             name=None):
   """A transposed (convolution) layer; the output is cropped by the caller."""
-  return rdft.SignalConv2D(
+  return signal_conv.SignalConv2D(
       filters, (kernel, kernel), corr=False, strides_up=stride,
       padding="same_zeros", use_bias=True, activation=activation,
       kernel_parameter=kernel_parameter, name=name)
