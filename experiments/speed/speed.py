@@ -15,8 +15,12 @@ bmshj2018.py imports tensorflow_datasets at the top but only uses it when
 training without --train_glob, so --tfc_pythonpath can point at a folder with
 an import-only stub instead of an install. bmshj2018 has one width for the
 transforms and the latent, so a reference prepared here gets num_filters = our
-N (the transform width, which sets most of the convolution cost); pass
---tfc_model_path to compare with another width.
+N (the transform width, which sets most of the convolution cost) and a latent
+of N channels, fewer than ours. To compare at our M as well, make a local
+copy of bmshj2018.py whose last analysis and last hyper-synthesis layers have
+M filters (a `--latent_filters` argument; never commit it), train it as
+prepare_bmshj2018 does, and pass that model as --tfc_model_path: its compress
+and decompress commands are the unmodified script's.
 
 Each side's in-process times come from its own child process (inprocess.py),
 so the two codecs never share a TensorFlow runtime; this parent does not load
