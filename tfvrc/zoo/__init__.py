@@ -146,8 +146,10 @@ def _widened(source, target, input_axis, blocks):
     new_inputs = [slice(None)] * widened.ndim
     new_inputs[input_axis] = slice(source.shape[input_axis], None)
     widened[tuple(new_inputs)] = 0.
-  split = lambda a: a.reshape(a.shape[:-1] + (blocks, a.shape[-1] // blocks))
-  split(widened)[tuple(slice(n) for n in split(source).shape)] = split(source)
+  def in_blocks(array):  # a view, [..., blocks, channels per block]
+    return array.reshape(array.shape[:-1] + (blocks, array.shape[-1] // blocks))
+  source = in_blocks(source)
+  in_blocks(widened)[tuple(slice(n) for n in source.shape)] = source
   return widened
 
 
