@@ -12,8 +12,8 @@ from tfvrc.layers import signal_conv
 @pytest.mark.parametrize("support,channels", [
     ((5, 5), (16, 24)), ((3, 3), (24, 16)), ((9, 9), (3, 8)), ((4, 6), (5, 7))])
 def test_same_weights_kernel_and_gradient_as_tfc(support, channels):
-  ours = signal_conv.SignalConv2D(channels[1], support, corr=True, strides_down=2,
-                           padding="same_zeros")
+  ours = signal_conv.SignalConv2D(channels[1], support, corr=True,
+                                  strides_down=2, padding="same_zeros")
   reference = tfc.SignalConv2D(channels[1], support, corr=True,
                                strides_down=2, padding="same_zeros")
   for layer in (ours, reference):

@@ -42,9 +42,10 @@ def test_bad_names_and_files(tmp_path):
 
 
 def test_a_wider_model_starts_as_the_narrower_one(tmp_path):
-  """init_from into more latent channels: the same reconstruction and the
-  same entropy parameters for the old channels (up to float rounding) (means and scales each in
-  their own block); the new channels are coded, so the bits grow."""
+  """init_from into more latent channels: up to float rounding, the same
+  reconstruction and the same entropy parameters for the old channels (means
+  and scales each in their own block); the new channels are coded, so the
+  bits grow."""
   lmbdas = [0.001, 0.01, 0.1]
   narrow = models.create("gained", lmbdas=lmbdas, num_filters=8,
                          latent_depth=12)

@@ -96,9 +96,10 @@ def upsampling_rows(model, image, rate):
       if getattr(layer, "strides_up", (1, 1)) != (1, 1):
         kernel = tf.constant(layer.kernel)
         prepadding = ((0, 0), (0, 0))
+        # pylint: disable=protected-access
         functions = {
-            "tfc": tfc.SignalConv2D._up_convolve_transpose_explicit,  # pylint: disable=protected-access
-            "tfvrc": type(layer)._up_convolve_transpose_explicit}  # pylint: disable=protected-access
+            "tfc": tfc.SignalConv2D._up_convolve_transpose_explicit,
+            "tfvrc": type(layer)._up_convolve_transpose_explicit}
         row = {"layer": f"{transform.name}/{layer.name}",
                "input": list(x.shape[1:])}
         for name, up in functions.items():

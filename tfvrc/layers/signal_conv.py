@@ -12,8 +12,9 @@ cheaper equivalent:
   variables (names, shapes, initial values), so every weights file loads
   unchanged.
 * An upsampling convolution (`strides_up`) runs as `conv2d_transpose`,
-  whose CPU kernel is slower than a plain correlation: our synthesis's
-  largest layer takes about 0.6x the time computed as below. Upsampling by s
+  whose CPU kernel is slower than a plain correlation: computed as below,
+  our synthesis's two largest layers take about 0.6x the time (a layer at
+  1/8 scale or less, up to 1.2x; the whole synthesis, 0.7x). Upsampling by s
   with a k x k kernel is s*s correlations of the input with sub-kernels
   (every s-th tap), one per output phase: `subpixel_up_convolve` computes
   them as one correlation with s*s times the output channels, then
@@ -69,8 +70,9 @@ class MatrixRDFTParameter(tfc.RDFTParameter):
 def subpixel_taps(kernel_size, stride):
   """Index [d, r] of the kernel tap that input offset d contributes to output
   phase r (-1 for none), and the first offset: an upsampling convolution of
-  `kernel_size` centred taps gives out[s*p + r] = sum_d x[p + d] * k[r + c - s*d]
-  with c = kernel_size // 2, as tfc's "same" padding aligns it."""
+  `kernel_size` centred taps gives
+  out[s*p + r] = sum_d x[p + d] * k[r + c - s*d], c = kernel_size // 2,
+  as tfc's "same" padding aligns it."""
   centre = kernel_size // 2
   first = -((kernel_size - 1 - centre) // stride)
   last = (stride - 1 + centre) // stride
@@ -99,8 +101,8 @@ def subpixel_up_convolve(inputs, kernel, stride):
   sub = tf.reshape(tf.transpose(sub, [0, 1, 4, 2, 3, 5]),
                    [len(rows), len(cols), channels_in,
                     stride * stride * channels_out])
-  padding = [(0, 0), (-top, len(rows) - 1 + top), (-left, len(cols) - 1 + left),
-             (0, 0)]
+  padding = [(0, 0), (-top, len(rows) - 1 + top),
+             (-left, len(cols) - 1 + left), (0, 0)]
   phases = tf.nn.conv2d(inputs, sub, 1, padding)
   return tf.nn.depth_to_space(phases, stride)
 

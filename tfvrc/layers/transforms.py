@@ -1,7 +1,7 @@
 """Analysis, synthesis and hyper transforms shared by the hyperprior families.
 
-Built from `tfc.SignalConv2D` (as `signal_conv.SignalConv2D`: the same layer and
-weights with a faster kernel; ``same_zeros`` padding, so latent sample 0 is
+Built from `tfc.SignalConv2D` (as `signal_conv.SignalConv2D`: the same layer
+and weights, faster on CPU; ``same_zeros`` padding, so latent sample 0 is
 aligned with pixel 0 for any image size) and `tfc.GDN`, with the layer layout of
 Minnen et al. 2018 ("mbt2018-mean"): four 5x5 stride-2 convolutions with GDN on
 each side, and a LeakyReLU hyper transform pair whose synthesis side predicts
