@@ -193,14 +193,32 @@ def test_gained_model_starts_from_a_trained_baseline(tmp_path, run_in_process,
                   zoo.path_of(zoo.BASELINE_MODEL))
 
 
-def test_mixed_precision_run_writes_a_usable_model(tmp_path):
-  """bfloat16 training (own process: the precision policy is global)."""
-  subprocess.run(train_command(
-      *TINY, f"--data={image_folder(tmp_path / 'images')}", "--steps=2",
+# Every family, with what it needs to train from scratch in a few steps.
+FAMILY_FLAGS = {
+    "hyperprior": [],
+    "gained": ["--lmbdas=0.002,0.02"],
+    "modulated": ["--lmbdas=0.002,0.02"],
+    "modulated-factorized": ["--lmbdas=0.002,0.02"],
+    "scaled-bottleneck": ["--lmbdas=0.002,0.02"],
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_FLAGS))
+def test_bfloat16_training_gives_a_model_that_round_trips(family, tmp_path):
+  """bfloat16 training of every family (own process: the precision policy
+  is global); the written model codes in float32, bit-exactly."""
+  assert set(FAMILY_FLAGS) == set(models.FAMILIES)
+  result = subprocess.run(train_command(
+      *TINY, f"--model={family}", *FAMILY_FLAGS[family],
+      f"--data={image_folder(tmp_path / 'images')}", "--steps=2",
       "--steps_per_epoch=2", "--mixed_precision", f"--out={tmp_path / 'run'}"),
-      check=True, env=train_env(), capture_output=True)
+      env=train_env(), capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr[-3000:]
   model = zoo.load(str(tmp_path / "run" / "weights.npz"))
-  image = random_image(24, 24)
-  expected, _ = model.reconstruct(image, model.default_rate)
-  np.testing.assert_array_equal(
-      coding.decode(model, coding.encode(model, image)), expected.numpy())
+  assert zoo.read_meta(str(tmp_path / "run" / "weights.npz"))["steps"] == 2
+  image = random_image(24, 40)
+  for rate in sorted({model.rate_range[0], model.rate_range[1]}):
+    expected, _ = model.reconstruct(image, rate)
+    np.testing.assert_array_equal(
+        coding.decode(model, coding.encode(model, image, rate)),
+        expected.numpy())

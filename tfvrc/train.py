@@ -232,7 +232,10 @@ def model_config():
 
 
 def create_model():
-  """The flags' model, compiled with its optimizer (in the current scope)."""
+  """The flags' model, compiled with its optimizer (in the current scope),
+  its transforms computing in bfloat16 with --mixed_precision."""
+  tf.keras.mixed_precision.set_global_policy(
+      "mixed_bfloat16" if FLAGS.mixed_precision else "float32")
   model = models.create(FLAGS.model, **model_config())
   if FLAGS.init_from:
     zoo.init_from(model, FLAGS.init_from)
@@ -254,8 +257,6 @@ def train():
                FLAGS.strategy, replicas, "chief" if chief else "non-chief")
   if FLAGS.seed is not None:
     tf.keras.utils.set_random_seed(FLAGS.seed)
-  if FLAGS.mixed_precision:
-    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
   per_replica = FLAGS.batch_size // replicas
   if per_replica * replicas != FLAGS.batch_size:
     raise app.UsageError("--batch_size must divide among the "

@@ -1,11 +1,13 @@
 """Training throughput of the trainer's step on this machine.
 
-For each configuration (the baseline at N=128, M=192 with 256x256 crops, and a
-small one), with and without XLA (`--jit`), a child process builds the model
-exactly as `tfvrc.train` does, feeds it the trainer's input pipeline and runs
-Keras `fit`: --warmup_steps (tracing, filling the image cache), then
---measure_steps timed from the end of the last warm-up step. Prints images/s
-and steps/s and writes JSON. On a shared CPU the numbers are noisy: the load
+For each configuration (--configs: the default model's, the fixed-rate
+baseline at N=128, M=192 with 256x256 crops, a small one), in float32 and in
+bfloat16 (`--mixed_precision`), with and without XLA (`--jit`), a child
+process builds the model exactly as `tfvrc.train` does, feeds it the trainer's
+input pipeline and runs Keras `fit`: --warmup_steps (tracing, filling the
+image cache), then --measure_steps timed from the end of the last warm-up
+step. Prints steps/s, images/s and each setting's speed-up over float32
+without XLA, and writes JSON. On a shared CPU the numbers are noisy: the load
 average at the start is recorded beside them.
 
   python experiments/speed/train_throughput.py --measure_steps 5
@@ -36,10 +38,14 @@ flags.DEFINE_integer("warmup_steps", 2, "Untimed steps first.", lower_bound=1)
 flags.DEFINE_integer("measure_steps", 5, "Timed steps.", lower_bound=1)
 flags.DEFINE_string("json", "experiments/speed/results/train_throughput.json",
                     "JSON output; a relative path is taken from the repo root.")
+flags.DEFINE_list("configs", ["default", "baseline", "small"],
+                  "Configurations to measure.")
 flags.DEFINE_bool("child", False, "Internal: measure the configuration the "
                   "trainer's flags give and print it as JSON.")
 
 CONFIGS = {
+    "default": ["--model=gained", "--num_filters=128", "--latent_depth=192",
+                "--patch_size=128", "--batch_size=8"],
     "baseline": ["--num_filters=128", "--latent_depth=192",
                  "--patch_size=256", "--batch_size=8"],
     "small": ["--num_filters=64", "--latent_depth=96", "--patch_size=128",
@@ -71,16 +77,17 @@ def measure():
               images_per_s=FLAGS.measure_steps * FLAGS.batch_size / seconds)
 
 
-def run_child(name, jit):
+def run_child(name, precision, jit):
   """Measures one configuration in a fresh process; its result or error."""
   command = [sys.executable, os.path.abspath(__file__), "--child",
              f"--data={os.path.abspath(FLAGS.data)}",
              f"--warmup_steps={FLAGS.warmup_steps}",
              f"--measure_steps={FLAGS.measure_steps}",
-             *CONFIGS[name], f"--jit={jit}"]
+             *CONFIGS[name], f"--jit={jit}",
+             f"--mixed_precision={precision == 'bfloat16'}"]
   result = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
                           check=False)
-  row = dict(config=name, flags=CONFIGS[name], jit=jit)
+  row = dict(config=name, flags=CONFIGS[name], precision=precision, jit=jit)
   if result.returncode:
     return dict(row, error=result.stderr.strip().splitlines()[-1])
   return dict(row, **json.loads(result.stdout.strip().splitlines()[-1]))
@@ -92,12 +99,21 @@ def main(argv):
     print(json.dumps(measure()))
     return
   load = os.getloadavg()
-  rows = [run_child(name, jit) for name in CONFIGS for jit in (False, True)]
-  print(f"{'config':<10} {'jit':<5} {'steps/s':>8} {'images/s':>9}")
+  rows = [run_child(name, precision, jit) for name in FLAGS.configs
+          for precision in ("float32", "bfloat16") for jit in (False, True)]
+  reference = {r["config"]: r.get("steps_per_s") for r in rows
+               if r["precision"] == "float32" and not r["jit"]}
   for r in rows:
-    numbers = (f"{r['steps_per_s']:>8.3f} {r['images_per_s']:>9.2f}"
+    if "error" not in r and reference[r["config"]]:
+      r["speedup"] = r["steps_per_s"] / reference[r["config"]]
+  print(f"{'config':<10} {'precision':<9} {'jit':<5} {'steps/s':>8} "
+        f"{'images/s':>9} {'vs f32':>7}")
+  for r in rows:
+    numbers = (f"{r['steps_per_s']:>8.3f} {r['images_per_s']:>9.2f} "
+               f"{r.get('speedup', float('nan')):>6.2f}x"
                if "error" not in r else f"failed: {r['error']}")
-    print(f"{r['config']:<10} {str(r['jit']):<5} {numbers}")
+    print(f"{r['config']:<10} {r['precision']:<9} {str(r['jit']):<5} "
+          f"{numbers}")
   print(f"(load average at start {load[0]:.2f} on {os.cpu_count()} CPUs: "
         "numbers on a shared CPU are noisy)")
   out = os.path.join(REPO, FLAGS.json)

@@ -134,7 +134,7 @@ class AsymmetricConditional(tf.Module):
         dict(loc=lambda i: tf.zeros_like(i[..., 0]),
              scale_left=lambda i: gaussian.scale_fn(i[..., 0]),
              scale_right=lambda i: gaussian.scale_fn(i[..., 1])),
-        coding_rank=3, compression=compression)
+        coding_rank=3, compression=compression, bottleneck_dtype=tf.float32)
 
   @staticmethod
   def _split(params):

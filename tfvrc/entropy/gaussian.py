@@ -35,7 +35,7 @@ class GaussianConditional(tf.Module):
     super().__init__(name="gaussian_conditional")
     self.model = tfc.LocationScaleIndexedEntropyModel(
         tfc.NoisyNormal, NUM_SCALES, scale_fn, coding_rank=3,
-        compression=compression)
+        compression=compression, bottleneck_dtype=tf.float32)
 
   def __call__(self, y, params, training):
     means, indexes = tf.split(params, 2, axis=-1)
@@ -57,7 +57,7 @@ def factorized_model(prior, quantization_offset=None):
   """
   return tfc.ContinuousBatchedEntropyModel(
       prior, coding_rank=3, compression=False,
-      quantization_offset=quantization_offset)
+      quantization_offset=quantization_offset, bottleneck_dtype=tf.float32)
 
 
 def factorized_coder(prior, tables=None):
@@ -69,11 +69,13 @@ def factorized_coder(prior, tables=None):
   """
   if tables is None:
     return tfc.ContinuousBatchedEntropyModel(prior, coding_rank=3,
-                                             compression=True)
+                                             compression=True,
+                                             bottleneck_dtype=tf.float32)
   return tfc.ContinuousBatchedEntropyModel(
       prior_shape=prior.batch_shape, coding_rank=3, compression=True,
       cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
-      quantization_offset=tables["quantization_offset"])
+      quantization_offset=tables["quantization_offset"],
+      bottleneck_dtype=tf.float32)
 
 
 def factorized_tables(coder):

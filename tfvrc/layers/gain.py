@@ -38,10 +38,14 @@ def geometric_mean(values):
 
 
 class GainUnit(tf.keras.layers.Layer):
-  """Scales NHWC features channel-wise by the gain vector of each sample's rate."""
+  """Scales NHWC features channel-wise by the gain vector of each sample's rate.
+
+  Always float32: it stands beside the quantizer, where the latent is float32
+  under any policy.
+  """
 
   def __init__(self, num_levels, channels, name=None):
-    super().__init__(name=name)
+    super().__init__(name=name, dtype="float32")
     if num_levels < 2:
       raise ValueError(f"a gain unit needs at least 2 levels, got {num_levels}")
     self.num_levels = num_levels

@@ -18,14 +18,16 @@ FIT_POINTS = 256
 
 
 class ModulationMLP(tf.keras.layers.Layer):
-  """Per-sample lambdas [batch] to positive channel scales [batch, C]."""
+  """Per-sample lambdas [batch] to positive channel scales [batch, C], in
+  float32 under any policy (lambda spans decades)."""
 
   def __init__(self, channels, lmbda_norm, name=None):
-    super().__init__(name=name)
+    super().__init__(name=name, dtype="float32")
     self.lmbda_norm = float(lmbda_norm)
     self.hidden = tf.keras.layers.Dense(HIDDEN_UNITS, activation="relu",
-                                        name="hidden")
-    self.scales = tf.keras.layers.Dense(channels, name="scales")
+                                        name="hidden", dtype="float32")
+    self.scales = tf.keras.layers.Dense(channels, name="scales",
+                                        dtype="float32")
     self.hidden.build((None, 1))
     self.scales.build((None, HIDDEN_UNITS))
 
@@ -71,6 +73,10 @@ def run_modulated(transform, x, scales):
   """Runs `transform` (GDNs as separate layers) with the [batch, C] `scales`
   applied in order: on the input of each GDN, on the output of each IGDN."""
   scales = list(reversed(scales))
+
+  def scaled(x):
+    return x * tf.cast(scales.pop(), x.dtype)[:, None, None, :]
+
   gdns = sum(isinstance(layer, tfc.GDN) for layer in transform.layers)
   if len(scales) != gdns:
     raise ValueError(f"{transform.name} has {gdns} GDNs, got {len(scales)} "
@@ -78,8 +84,8 @@ def run_modulated(transform, x, scales):
   for layer in transform.layers:
     is_gdn = isinstance(layer, tfc.GDN)
     if is_gdn and not layer.inverse:
-      x = x * scales.pop()[:, None, None, :]
+      x = scaled(x)
     x = layer(x)
     if is_gdn and layer.inverse:
-      x = x * scales.pop()[:, None, None, :]
+      x = scaled(x)
   return x

@@ -103,7 +103,7 @@ def subpixel_up_convolve(inputs, kernel, stride):
                     stride * stride * channels_out])
   padding = [(0, 0), (-top, len(rows) - 1 + top),
              (-left, len(cols) - 1 + left), (0, 0)]
-  phases = tf.nn.conv2d(inputs, sub, 1, padding)
+  phases = tf.nn.conv2d(tf.pad(inputs, padding), sub, 1, "VALID")
   return tf.nn.depth_to_space(phases, stride)
 
 
@@ -119,6 +119,12 @@ class SignalConv2D(tfc.SignalConv2D):
           self.kernel_initializer(shape=shape, dtype=self.variable_dtype),
           name="kernel")
     super().build(input_shape)
+
+  def _correlate_down_explicit(self, inputs, kernel, padding):
+    if self.data_format != "channels_last" or self.channel_separable:
+      return super()._correlate_down_explicit(inputs, kernel, padding)
+    padded = tf.pad(inputs, [(0, 0), *padding, (0, 0)])
+    return tf.nn.conv2d(padded, kernel, self.strides_down, "VALID")
 
   def _up_convolve_transpose_explicit(self, inputs, kernel, prepadding):
     stride = self.strides_up[0]

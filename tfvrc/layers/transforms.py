@@ -7,6 +7,13 @@ Minnen et al. 2018 ("mbt2018-mean"): four 5x5 stride-2 convolutions with GDN on
 each side, and a LeakyReLU hyper transform pair whose synthesis side predicts
 means and scale indexes.
 
+Under a mixed-precision policy (`tfvrc train --mixed_precision`) the analysis
+and synthesis compute in bfloat16 but hand over float32 (a float32 output
+layer, Keras' advice for mixed precision): the latent goes to the entropy
+models and the image to the loss in full precision. The hyper transforms
+always compute in float32: they are cheap (1/16 and 1/64 of the samples) and
+pick the entropy tables, where a rounding difference moves a table index.
+
 With `separate_gdn`, each (I)GDN is its own layer of the stack instead of its
 convolution's activation, so a modulated model can scale the channels beside
 it (`layers.modulation.run_modulated`). The default keeps the published weight
@@ -28,20 +35,28 @@ def leaky_relu(x):
   return tf.nn.leaky_relu(x, alpha=LEAKY_RELU_SLOPE)
 
 
-def down_conv(filters, kernel, stride, activation=None, use_bias=True, name=None):
+def down_conv(filters, kernel, stride, activation=None, use_bias=True,
+              name=None, dtype=None):
   """A correlation layer that keeps sample 0 aligned under downsampling."""
   return signal_conv.SignalConv2D(
       filters, (kernel, kernel), corr=True, strides_down=stride,
-      padding="same_zeros", use_bias=use_bias, activation=activation, name=name)
+      padding="same_zeros", use_bias=use_bias, activation=activation,
+      name=name, dtype=dtype)
 
 
 def up_conv(filters, kernel, stride, activation=None, kernel_parameter="rdft",
-            name=None):
+            name=None, dtype=None):
   """A transposed (convolution) layer; the output is cropped by the caller."""
   return signal_conv.SignalConv2D(
       filters, (kernel, kernel), corr=False, strides_up=stride,
       padding="same_zeros", use_bias=True, activation=activation,
-      kernel_parameter=kernel_parameter, name=name)
+      kernel_parameter=kernel_parameter, name=name, dtype=dtype)
+
+
+def float32_output():
+  """The last layer of a transform: hands over float32 under any policy."""
+  return tf.keras.layers.Activation("linear", dtype="float32",
+                                    name="float32_output")
 
 
 class _GDNStack(tf.keras.Sequential):
@@ -72,6 +87,7 @@ class AnalysisTransform(_GDNStack):
           functools.partial(down_conv, num_filters, 5, 2, name=f"layer_{i}"),
           tfc.GDN(name=f"gdn_{i}"))
     self.add(down_conv(latent_depth, 5, 2, name="layer_3"))
+    self.add(float32_output())
 
 
 class SynthesisTransform(_GDNStack):
@@ -84,7 +100,7 @@ class SynthesisTransform(_GDNStack):
           functools.partial(up_conv, num_filters, 5, 2, name=f"layer_{i}"),
           tfc.GDN(inverse=True, name=f"igdn_{i}"))
     self.add(up_conv(3, 5, 2, name="layer_3"))
-    self.add(tf.keras.layers.Rescaling(255.))
+    self.add(tf.keras.layers.Rescaling(255., dtype="float32"))
 
 
 class FactorizedAnalysisTransform(tf.keras.Sequential):
@@ -100,6 +116,7 @@ class FactorizedAnalysisTransform(tf.keras.Sequential):
       self.add(down_conv(filters, kernel, stride, use_bias=i < 2,
                          name=f"layer_{i}"))
       self.add(tfc.GDN(name=f"gdn_{i}"))
+    self.add(float32_output())
 
 
 class FactorizedSynthesisTransform(tf.keras.Sequential):
@@ -112,7 +129,7 @@ class FactorizedSynthesisTransform(tf.keras.Sequential):
         ((num_filters, 5, 2), (num_filters, 5, 2), (3, 9, 4))):
       self.add(tfc.GDN(inverse=True, name=f"igdn_{i}"))
       self.add(up_conv(filters, kernel, stride, name=f"layer_{i}"))
-    self.add(tf.keras.layers.Rescaling(255.))
+    self.add(tf.keras.layers.Rescaling(255., dtype="float32"))
 
 
 class HyperAnalysisTransform(tf.keras.Sequential):
@@ -120,9 +137,12 @@ class HyperAnalysisTransform(tf.keras.Sequential):
 
   def __init__(self, num_filters, name="hyper_analysis"):
     super().__init__(name=name)
-    self.add(down_conv(num_filters, 3, 1, activation=leaky_relu, name="layer_0"))
-    self.add(down_conv(num_filters, 5, 2, activation=leaky_relu, name="layer_1"))
-    self.add(down_conv(num_filters, 5, 2, use_bias=False, name="layer_2"))
+    self.add(down_conv(num_filters, 3, 1, activation=leaky_relu,
+                       name="layer_0", dtype="float32"))
+    self.add(down_conv(num_filters, 5, 2, activation=leaky_relu,
+                       name="layer_1", dtype="float32"))
+    self.add(down_conv(num_filters, 5, 2, use_bias=False, name="layer_2",
+                       dtype="float32"))
 
 
 class HyperSynthesisTransform(tf.keras.Sequential):
@@ -132,9 +152,11 @@ class HyperSynthesisTransform(tf.keras.Sequential):
     super().__init__(name=name)
     wide = latent_depth * 3 // 2
     self.add(up_conv(latent_depth, 5, 2, activation=leaky_relu,
-                     kernel_parameter="variable", name="layer_0"))
+                     kernel_parameter="variable", name="layer_0",
+                     dtype="float32"))
     self.add(up_conv(wide, 5, 2, activation=leaky_relu,
-                     kernel_parameter="variable", name="layer_1"))
+                     kernel_parameter="variable", name="layer_1",
+                     dtype="float32"))
     self.add(up_conv(num_params * latent_depth, 3, 1,
-                     kernel_parameter="variable",
-                     name="layer_2"))
+                     kernel_parameter="variable", name="layer_2",
+                     dtype="float32"))

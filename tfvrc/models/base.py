@@ -32,7 +32,9 @@ class CompressionModel(tf.keras.Model):
   num_strings = None
 
   def __init__(self, name=None):
-    super().__init__(name=name or self.family)
+    # The model's own inputs (image, rate) stay float32 under a
+    # mixed-precision policy; its transforms compute in the policy's type.
+    super().__init__(name=name or self.family, dtype="float32")
     self.compress = tf.function(
         self._compress, input_signature=[IMAGE_SPEC, RATE_SPEC])
     self.decompress = tf.function(
