@@ -13,20 +13,33 @@ def bpp(num_bytes, image_shape):
   return num_bytes * 8. / (image_shape[0] * image_shape[1])
 
 
+# Compiled once for any image size: eager tf.image.ssim_multiscale dominated
+# `tfvrc eval` (experiments/speed/README.md has the measurement).
+IMAGE_PAIR = [tf.TensorSpec((None, None, 3), tf.uint8)] * 2
+
+
+@tf.function(input_signature=IMAGE_PAIR)
+def _psnr(a, b):
+  return tf.image.psnr(tf.cast(a, tf.float32), tf.cast(b, tf.float32),
+                       max_val=255.)
+
+
+@tf.function(input_signature=IMAGE_PAIR)
+def _ms_ssim(a, b):
+  return tf.image.ssim_multiscale(tf.cast(a, tf.float32),
+                                  tf.cast(b, tf.float32), max_val=255.)
+
+
 def psnr(reference, decoded):
   """PSNR in dB over RGB of two uint8 images (inf when identical)."""
-  a = tf.cast(reference, tf.float32)
-  b = tf.cast(decoded, tf.float32)
-  return float(tf.image.psnr(a, b, max_val=255.))
+  return float(_psnr(reference, decoded))
 
 
 def ms_ssim(reference, decoded):
   """MS-SSIM over RGB; NaN for images too small for its five scales."""
   if min(np.shape(reference)[:2]) < MS_SSIM_MIN_SIDE:
     return float("nan")
-  a = tf.cast(reference, tf.float32)
-  b = tf.cast(decoded, tf.float32)
-  return float(tf.image.ssim_multiscale(a, b, max_val=255.))
+  return float(_ms_ssim(reference, decoded))
 
 
 def msssim_db(value):
