@@ -116,13 +116,11 @@ def train(name, *model_flags):
 
 
 def load(name):
-  model = zoo.load(os.path.join(run_dir(name), "weights.npz"))
-  model.codec_name = name
-  return model
+  return zoo.load_file(os.path.join(run_dir(name), "weights.npz"), name)
 
 
-def parameters(model):
-  return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+def parameters(codec):
+  return int(sum(np.prod(w.shape) for w in codec.model.trainable_weights))
 
 
 def images():

@@ -68,8 +68,7 @@ def asymmetric_model():
   model = GainedHyperprior(lmbdas=(0.002, 0.02), num_filters=16,
                            latent_depth=16, entropy_model="asymmetric")
   model.build_coders()
-  model.codec_name, model.digest = "asym-test", model.weights_digest()
-  return model
+  return coding.Codec.of(model, "asym-test")
 
 
 def test_round_trip_is_bit_exact(asymmetric_model):

@@ -1,5 +1,6 @@
 """Real bitstreams: bit-exact round trips, sizes, and refused input."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -60,27 +61,35 @@ def test_refuses_rate_out_of_range(model, sample):
 
 
 def test_refuses_a_file_from_another_model(model, sample):
-  header, strings = bitstream.unpack(coding.encode(model, sample[:32, :32]))
+  header, layers = bitstream.unpack(coding.encode(model, sample[:32, :32]))
   for name, digest in (("other-model", header.weights_digest),
                        (header.model_name, bytes(8))):
     foreign = bitstream.pack(
         bitstream.Header(name, digest, header.rate, header.height,
-                         header.width, header.num_layers), strings)
+                         header.width, header.num_layers), layers)
     with pytest.raises(bitstream.BitstreamError, match="written by model"):
       coding.decode(model, foreign)
 
 
 def test_refuses_a_missing_payload_string(model, sample):
-  header, strings = bitstream.unpack(coding.encode(model, sample[:32, :32]))
+  header, [strings] = bitstream.unpack(coding.encode(model, sample[:32, :32]))
   with pytest.raises(bitstream.BitstreamError, match="payload strings"):
-    coding.decode(model, bitstream.pack(header, strings[:1]))
+    coding.decode(model, bitstream.pack(header, [strings[:1]]))
+
+
+def test_refuses_more_layers_than_the_model_writes(model, sample):
+  header, [strings] = bitstream.unpack(coding.encode(model, sample[:32, :32]))
+  layered = bitstream.pack(dataclasses.replace(header, num_layers=2),
+                           [strings, strings])
+  with pytest.raises(bitstream.BitstreamError, match="2 layers"):
+    coding.decode(model, layered)
 
 
 def test_refuses_a_payload_that_does_not_decode(model, sample):
-  header, strings = bitstream.unpack(coding.encode(model, sample[:64, :64]))
+  header, [strings] = bitstream.unpack(coding.encode(model, sample[:64, :64]))
   # A well-formed container (valid checksum) whose latent string has bytes
   # the decoder does not consume: tfc's range-decoder sanity check reports it.
-  damaged = bitstream.pack(header, [strings[0] + b"\x55" * 40, strings[1]])
+  damaged = bitstream.pack(header, [[strings[0] + b"\x55" * 40, strings[1]]])
   with pytest.raises(bitstream.BitstreamError, match="sanity check failed"):
     coding.decode(model, damaged)
 

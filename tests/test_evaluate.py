@@ -65,9 +65,9 @@ def test_results_are_compressai_json_averaged_over_images(model, evaluated):
 
 def test_savedmodel_codecs_have_no_estimate(model, crops):
   """A codec without `reconstruct` (as a SavedModel) gets NaN estimates."""
-  codec = types.SimpleNamespace(**{k: getattr(model, k) for k in (
-      "codec_name", "digest", "rate_range", "default_rate", "num_strings",
-      "compress", "decompress")})
+  codec = types.SimpleNamespace(meta={}, **{k: getattr(model, k) for k in (
+      "codec_name", "digest", "rate_range", "default_rate", "rate_points",
+      "num_strings", "graph_coding", "compress", "decompress")})
   results, rows = evaluate.evaluate_model(codec, crops[:1],
                                           [model.default_rate], False)
   assert math.isnan(rows[0]["estimated_bpp"])

@@ -44,15 +44,14 @@ def gained():
   model = GainedHyperprior(lmbdas=(0.002, 0.01, 0.05), num_filters=16,
                            latent_depth=24)
   model.build_coders()
-  model.codec_name, model.digest = "gained-test", model.weights_digest()
-  return model
+  return coding.Codec.of(model, "gained-test")
 
 
 def test_lambda_per_rate(gained):
-  lmbdas = gained.lmbda(tf.constant([0., 1., 2., .5])).numpy()
+  lmbdas = gained.model.lmbda(tf.constant([0., 1., 2., .5])).numpy()
   np.testing.assert_allclose(lmbdas[:3], [0.002, 0.01, 0.05], rtol=1e-6)
   np.testing.assert_allclose(lmbdas[3], np.sqrt(0.002 * 0.01), rtol=1e-5)
-  levels = gained.sample_rates(64).numpy()
+  levels = gained.model.sample_rates(64).numpy()
   assert set(levels) <= {0., 1., 2.} and len(set(levels)) > 1
 
 
@@ -95,8 +94,8 @@ def test_target_psnr_is_reached(gained, sample):
 
 
 def test_default_model_is_gained(model):
-  assert model.family == "gained"
-  assert model.rate_range == (0., len(model.lmbdas) - 1.)
+  assert model.model.family == "gained"
+  assert model.rate_range == (0., len(model.model.lmbdas) - 1.)
 
 
 def test_file_size_grows_strictly_with_the_rate(model, sample):
@@ -131,12 +130,12 @@ def test_gains_start_from_the_lambdas():
   "ones" keeps the units at one."""
   model = GainedHyperprior(lmbdas=(0.001, 0.004, 0.016), num_filters=8,
                            latent_depth=12)
-  np.testing.assert_allclose(model.gain.gains.numpy()[:, 0], [0.5, 1., 2.],
+  np.testing.assert_allclose(model.latent_gains[0].gains.numpy()[:, 0], [0.5, 1., 2.],
                              rtol=1e-6)
-  np.testing.assert_allclose(model.inverse_gain.gains.numpy()[:, 0],
+  np.testing.assert_allclose(model.latent_gains[1].gains.numpy()[:, 0],
                              [2., 1., .5], rtol=1e-6)
   ones = GainedHyperprior(lmbdas=(0.001, 0.004), num_filters=8,
                           latent_depth=12, gain_init="ones")
-  np.testing.assert_array_equal(ones.gain.gains.numpy(), 1.)
+  np.testing.assert_array_equal(ones.latent_gains[0].gains.numpy(), 1.)
   with pytest.raises(ValueError, match="gain_init"):
     GainedHyperprior(lmbdas=(0.001, 0.004), gain_init="random")

@@ -8,6 +8,7 @@ from tfvrc import models
 
 
 def rd_loss(model, image):
+  """RD terms of a `CompressionModel` at its default rate."""
   x = tf.cast(image[None], tf.float32)
   rate = tf.fill([1], np.float32(model.default_rate))
   bpp, mse, loss = model.rd_terms(x, rate, training=False)
@@ -16,8 +17,8 @@ def rd_loss(model, image):
 
 def test_trained_model_beats_untrained(model, sample):
   tf.keras.utils.set_random_seed(0)
-  untrained = models.create(model.family, **model.get_config())
-  trained_loss, trained_bpp, trained_mse = rd_loss(model, sample)
+  untrained = models.create(model.model.family, **model.model.get_config())
+  trained_loss, trained_bpp, trained_mse = rd_loss(model.model, sample)
   untrained_loss, _, untrained_mse = rd_loss(untrained, sample)
   assert trained_loss < 0.5 * untrained_loss
   assert trained_mse < untrained_mse
@@ -27,10 +28,10 @@ def test_trained_model_beats_untrained(model, sample):
 def test_rate_contract(model):
   lo, hi = model.rate_range
   assert lo <= model.default_rate <= hi
-  rates = model.sample_rates(5).numpy()
+  rates = model.model.sample_rates(5).numpy()
   assert rates.shape == (5,)
   assert np.all((rates >= np.float32(lo)) & (rates <= np.float32(hi)))
-  assert np.all(model.lmbda(tf.constant(rates)).numpy() > 0)
+  assert np.all(model.model.lmbda(tf.constant(rates)).numpy() > 0)
 
 
 def test_compress_function_refuses_rates_out_of_range(model, sample):

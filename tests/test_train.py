@@ -157,7 +157,7 @@ def test_trains_a_gained_asymmetric_model(tmp_path, run_in_process):
                  "--model=gained", "--lmbdas=0.001,0.01,0.1",
                  "--entropy_model=asymmetric", "--steps=2",
                  "--steps_per_epoch=2", f"--out={tmp_path / 'run'}")
-  loaded = zoo.load(str(tmp_path / "run" / "weights.npz"))
+  loaded = zoo.load(str(tmp_path / "run" / "weights.npz")).model
   assert loaded.family == "gained"
   assert loaded.get_config()["lmbdas"] == [0.001, 0.01, 0.1]
   assert loaded.get_config()["entropy_model"] == "asymmetric"
@@ -168,7 +168,7 @@ def test_gained_model_starts_from_a_trained_baseline(tmp_path, run_in_process,
                                                      baseline):
   """--init_from: the baseline's weights, then latent gains around the
   baseline's lambda, sqrt(lambda_s / lambda), and hyper gains at one."""
-  config = baseline.get_config()
+  config = baseline.model.get_config()
   run_in_process(f"--data={image_folder(tmp_path / 'images')}",
                  "--model=gained", "--lmbdas=0.002,0.02",
                  f"--num_filters={config['num_filters']}",
@@ -177,17 +177,22 @@ def test_gained_model_starts_from_a_trained_baseline(tmp_path, run_in_process,
                  "--steps_per_epoch=1", "--lr=1e-12",
                  f"--init_from={zoo.path_of(zoo.BASELINE_MODEL)}",
                  f"--out={tmp_path / 'run'}")
-  gained = zoo.load(str(tmp_path / "run" / "weights.npz"))
-  for baseline_weight, weight in zip(baseline.trainable_weights,
-                                     gained.trainable_weights):
-    np.testing.assert_allclose(weight.numpy(), baseline_weight.numpy(),
-                               atol=1e-3)
-  expected = np.sqrt(np.array([0.002, 0.02]) / config["lmbda"])[:, None]
-  np.testing.assert_allclose(gained.gain.gains.numpy(),
-                             np.broadcast_to(expected, (2, config["latent_depth"])), rtol=1e-3)
-  np.testing.assert_allclose(gained.inverse_gain.gains.numpy(),
-                             1 / np.broadcast_to(expected, (2, config["latent_depth"])), rtol=1e-3)
-  np.testing.assert_array_equal(gained.hyper_gain.gains.numpy(), 1.)
+  gained = zoo.load(str(tmp_path / "run" / "weights.npz")).model
+  components = baseline.model.legacy_components()
+  for source, target in zip(components, gained.legacy_components()):
+    for baseline_weight, weight in zip(source.trainable_variables,
+                                       target.trainable_variables):
+      np.testing.assert_allclose(weight.numpy(), baseline_weight.numpy(),
+                                 atol=1e-3)
+  expected = np.broadcast_to(
+      np.sqrt(np.array([0.002, 0.02]) / config["lmbda"])[:, None],
+      (2, config["latent_depth"]))
+  gain, inverse_gain = gained.latent_gains
+  np.testing.assert_allclose(gain.gains.numpy(), expected, rtol=1e-3)
+  np.testing.assert_allclose(inverse_gain.gains.numpy(), 1 / expected,
+                             rtol=1e-3)
+  for unit in gained.hyper_gains:
+    np.testing.assert_array_equal(unit.gains.numpy(), 1.)
   with pytest.raises(ValueError, match="does not fit"):
     zoo.init_from(models.create("hyperprior", num_filters=8, latent_depth=8),
                   zoo.path_of(zoo.BASELINE_MODEL))

@@ -1,12 +1,28 @@
 """The versioned container every tfvrc compressed file uses.
 
 A file names the model (and a digest of its weights) that wrote it, so decoding
-with any other model fails loudly instead of producing garbage. Layout, all
-big-endian:
+with any other model fails loudly instead of producing garbage. `pack` writes
+version 2; `unpack` reads versions 1 and 2. Layouts, all big-endian:
 
-  magic "TFVR" | version u8 | name length u8 | name (UTF-8) | weights digest (8)
-  | rate float32 | height u16 | width u16 | num_layers u16 | num_strings u16
-  | num_strings x (length u32 | bytes) | CRC32 u32 of everything before it
+Version 2, layered: the strings come in layers, each with its own checksum, so
+a file can be cut after any layer (`truncate_layers`) and damage is pinned to
+the header or to one layer.
+
+  magic "TFVR" | version u8 (2) | name length u8 | name (UTF-8)
+  | weights digest (8) | rate float32 | height u16 | width u16 | num_layers u16
+  | CRC32 u32 of all the header bytes before it
+  then num_layers layers, each:
+  num_strings u16 | num_strings x (length u32 | bytes)
+  | CRC32 u32 of the layer's bytes before it (from its num_strings on)
+  and nothing after the last layer.
+
+Version 1, flat (read only): one list of strings and one checksum. It comes
+back as a single layer; num_layers must be 1.
+
+  magic "TFVR" | version u8 (1) | name length u8 | name (UTF-8)
+  | weights digest (8) | rate float32 | height u16 | width u16 | num_layers u16
+  | num_strings u16 | num_strings x (length u32 | bytes)
+  | CRC32 u32 of everything before it
 
 No TensorFlow here: this module must stay fast to import and usable anywhere.
 """
@@ -21,7 +37,7 @@ import zlib
 import numpy as np
 
 MAGIC = b"TFVR"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what `pack` writes; `unpack` reads 1 too
 
 DIGEST_SIZE = 8
 MAX_NAME_BYTES = 0xFF
@@ -30,10 +46,13 @@ MAX_LAYERS = 0xFFFF
 MAX_STRINGS = 0xFFFF
 MAX_STRING_BYTES = 0xFFFFFFFF
 
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 _PREFIX = struct.Struct(">4sBB")  # magic, version, name length
-_FIELDS = struct.Struct(f">{DIGEST_SIZE}sfHHHH")  # digest ... num_strings
-_U32 = struct.Struct(">I")  # a string length, or the CRC32
-_MIN_SIZE = _PREFIX.size + 1 + _FIELDS.size + _U32.size
+_FIELDS = struct.Struct(f">{DIGEST_SIZE}sfHHH")  # digest ... num_layers
+_V1_FIELDS = struct.Struct(f">{DIGEST_SIZE}sfHHHH")  # ... num_strings
+_U16 = struct.Struct(">H")  # a layer's number of strings
+_U32 = struct.Struct(">I")  # a string length, or a CRC32
+_MIN_SIZE = _PREFIX.size + 1 + _V1_FIELDS.size + _U32.size  # the smallest
 
 
 class BitstreamError(ValueError):
@@ -51,8 +70,9 @@ class Header:
   num_layers: int
 
 
-def pack(header: Header, strings: Sequence[bytes]) -> bytes:
-  """Serializes `header` and `strings`; ValueError if either is invalid."""
+def pack(header: Header, layers: Sequence[Sequence[bytes]]) -> bytes:
+  """Serializes `header` and `layers` (each a sequence of strings) as version
+  2; ValueError if either is invalid or their layer counts differ."""
   name = _encoded_name(header.model_name)
   rate = _float32_rate(header.rate)
   if (not isinstance(header.weights_digest, bytes)
@@ -62,38 +82,162 @@ def pack(header: Header, strings: Sequence[bytes]) -> bytes:
   _check_count("height", header.height, 1, MAX_DIMENSION)
   _check_count("width", header.width, 1, MAX_DIMENSION)
   _check_count("num_layers", header.num_layers, 1, MAX_LAYERS)
-  _check_count("number of strings", len(strings), 0, MAX_STRINGS)
-  parts = [
+  if isinstance(layers, _BYTES_LIKE) or not isinstance(layers, Sequence):
+    raise ValueError(f"layers must be a sequence of layers, "
+                     f"got {type(layers).__name__}")
+  if len(layers) != header.num_layers:
+    raise ValueError(f"header.num_layers is {header.num_layers}, but "
+                     f"{len(layers)} layers were given")
+  head = b"".join([
       _PREFIX.pack(MAGIC, FORMAT_VERSION, len(name)), name,
       _FIELDS.pack(header.weights_digest, rate, header.height, header.width,
-                   header.num_layers, len(strings))]
-  for index, string in enumerate(strings):
-    if not isinstance(string, (bytes, bytearray, memoryview)):
-      raise ValueError(f"string {index} must be bytes, "
+                   header.num_layers)])
+  parts = [head, _U32.pack(zlib.crc32(head))]
+  parts += [_packed_layer(number, layer)
+            for number, layer in enumerate(layers, start=1)]
+  return b"".join(parts)
+
+
+def unpack(data) -> tuple[Header, list[list[bytes]]]:
+  """Parses a version 1 or 2 file (bytes, bytearray or memoryview) into its
+  header and its layers, each a list of strings.
+
+  Raises BitstreamError saying what is wrong. Every length is checked against
+  the bytes present before anything is sliced, and a checksum is verified
+  before the fields it covers are trusted.
+  """
+  if not isinstance(data, _BYTES_LIKE):
+    raise TypeError(f"expected bytes, got {type(data).__name__}")
+  data = bytes(data)
+  if data[:len(MAGIC)] != MAGIC[:len(data)]:
+    raise BitstreamError("not a tfvrc bitstream (bad magic)")
+  if len(data) <= len(MAGIC):
+    raise BitstreamError(f"truncated: {len(data)} bytes, but a tfvrc "
+                         f"bitstream has at least {_MIN_SIZE}")
+  version = data[len(MAGIC)]
+  if version == 1:
+    return _unpack_v1(data)
+  if version == 2:
+    return _unpack_v2(data)
+  raise BitstreamError(f"unsupported format version {version} "
+                       f"(this tfvrc reads 1 and 2)")
+
+
+def truncate_layers(data, k: int) -> bytes:
+  """A version 2 file holding only the first `k` layers of `data` (version 1
+  or 2), e.g. to send a coarser image; the layers' bytes are unchanged."""
+  header, layers = unpack(data)
+  if (not isinstance(k, numbers.Integral) or isinstance(k, bool)
+      or not 1 <= k <= len(layers)):
+    plural = "" if len(layers) == 1 else "s"
+    raise ValueError(f"k must be an integer in 1..{len(layers)}, got {k!r} "
+                     f"(the file has {len(layers)} layer{plural})")
+  # Re-packing is byte-exact: each checked layer encodes only one way.
+  k = int(k)
+  return pack(dataclasses.replace(header, num_layers=k), layers[:k])
+
+
+def check_model(header: Header, model_name: str, weights_digest: bytes) -> None:
+  """Raises BitstreamError unless `header` was written by exactly this model."""
+  if (header.model_name, header.weights_digest) != (model_name, weights_digest):
+    raise BitstreamError(
+        f"written by model {header.model_name!r} (digest "
+        f"{header.weights_digest.hex()}), not by {model_name!r} (digest "
+        f"{weights_digest.hex()})")
+
+
+def _packed_layer(number, layer):
+  """Layer `number` (from 1) as num_strings, the strings and its CRC32."""
+  if isinstance(layer, _BYTES_LIKE) or not isinstance(layer, Sequence):
+    raise ValueError(f"layer {number} must be a sequence of strings, "
+                     f"got {type(layer).__name__}")
+  _check_count(f"number of strings in layer {number}", len(layer), 0,
+               MAX_STRINGS)
+  parts = [_U16.pack(len(layer))]
+  for index, string in enumerate(layer):
+    if not isinstance(string, _BYTES_LIKE):
+      raise ValueError(f"string {index} of layer {number} must be bytes, "
                        f"got {type(string).__name__}")
     payload = bytes(string)
-    _check_count(f"length of string {index}", len(payload), 0,
-                 MAX_STRING_BYTES)
+    _check_count(f"length of string {index} of layer {number}", len(payload),
+                 0, MAX_STRING_BYTES)
     parts += [_U32.pack(len(payload)), payload]
   body = b"".join(parts)
   return body + _U32.pack(zlib.crc32(body))
 
 
-def unpack(data) -> tuple[Header, list[bytes]]:
-  """Parses `pack` output (bytes, bytearray or memoryview).
+def _unpack_v2(data):
+  """`unpack` for version 2: the header, then each layer in turn."""
+  header, offset = _v2_header(data)
+  layers = []  # grows one checked layer at a time, never by num_layers
+  for number in range(1, header.num_layers + 1):
+    strings, offset = _v2_layer(data, offset, number, header.num_layers)
+    layers.append(strings)
+  if offset < len(data):
+    raise BitstreamError(f"{len(data) - offset} unexpected bytes after the "
+                         f"last layer")
+  return header, layers
 
-  Raises BitstreamError saying what is wrong. Every length is checked against
-  the bytes present before anything is sliced, and the checksum is verified
-  before any field is trusted.
-  """
-  if not isinstance(data, (bytes, bytearray, memoryview)):
-    raise TypeError(f"expected bytes, got {type(data).__name__}")
-  data = bytes(data)
-  if data[:len(MAGIC)] != MAGIC[:len(data)]:
-    raise BitstreamError("not a tfvrc bitstream (bad magic)")
-  if len(data) > len(MAGIC) and data[len(MAGIC)] != FORMAT_VERSION:
-    raise BitstreamError(f"unsupported format version {data[len(MAGIC)]} "
-                         f"(this tfvrc reads {FORMAT_VERSION})")
+
+def _v2_header(data):
+  """The checked version 2 header, and the offset where its layers start."""
+  if len(data) < _PREFIX.size:
+    raise BitstreamError(f"truncated: the header runs past the end of the "
+                         f"data ({len(data)} bytes)")
+  _, _, name_size = _PREFIX.unpack_from(data)
+  fields_start = _PREFIX.size + name_size
+  crc_start = fields_start + _FIELDS.size
+  if crc_start + _U32.size > len(data):
+    raise BitstreamError(f"truncated: the header ({crc_start + _U32.size} "
+                         f"bytes) runs past the end of the data "
+                         f"({len(data)} bytes)")
+  if not _checksum_matches(data, crc_start):
+    raise BitstreamError("the header is corrupt (checksum mismatch)")
+  fields = _FIELDS.unpack_from(data, fields_start)
+  header = _checked_header(data[_PREFIX.size:fields_start], *fields)
+  return header, crc_start + _U32.size
+
+
+def _v2_layer(data, offset, number, count):
+  """The strings of layer `number` of `count` starting at `offset`, checked
+  against its CRC32, and the offset just past it."""
+  def truncated(detail):
+    return BitstreamError(f"truncated: the file ends inside layer {number} of "
+                          f"{count} ({detail})")
+
+  if offset == len(data):
+    raise BitstreamError(f"truncated: the file ends before layer {number} of "
+                         f"{count}")
+  start = offset
+  if offset + _U16.size > len(data):
+    raise truncated("in its string count")
+  (num_strings,) = _U16.unpack_from(data, offset)
+  offset += _U16.size
+  if (num_strings + 1) * _U32.size > len(data) - offset:
+    raise truncated(f"{num_strings} strings declared, but only "
+                    f"{len(data) - offset} bytes remain")
+  spans = []
+  for index in range(num_strings):
+    if offset + _U32.size > len(data):
+      raise truncated(f"in the length of string {index} of {num_strings}")
+    (size,) = _U32.unpack_from(data, offset)
+    offset += _U32.size
+    if size > len(data) - offset:
+      raise truncated(f"string {index} of {num_strings} declares {size} "
+                      f"bytes, but only {len(data) - offset} remain")
+    spans.append((offset, offset + size))
+    offset += size
+  if offset + _U32.size > len(data):
+    raise truncated("in its checksum")
+  (stored,) = _U32.unpack_from(data, offset)
+  if stored != zlib.crc32(memoryview(data)[start:offset]):
+    raise BitstreamError(f"layer {number} of {count} is corrupt (checksum "
+                         f"mismatch)")
+  return [data[begin:end] for begin, end in spans], offset + _U32.size
+
+
+def _unpack_v1(data):
+  """`unpack` for version 1: all the strings, as one layer."""
   if len(data) < _MIN_SIZE:
     raise BitstreamError(f"truncated: {len(data)} bytes, but a tfvrc "
                          f"bitstream has at least {_MIN_SIZE}")
@@ -102,12 +246,12 @@ def unpack(data) -> tuple[Header, list[bytes]]:
   _, _, name_size = _PREFIX.unpack_from(data)
   name_start = _PREFIX.size
   fields_start = name_start + name_size
-  if fields_start + _FIELDS.size > payload_end:
-    raise BitstreamError(f"truncated: the header ({fields_start + _FIELDS.size}"
-                         f" bytes) runs past the end of the data")
-  digest, rate, height, width, num_layers, num_strings = _FIELDS.unpack_from(
-      data, fields_start)
-  offset = fields_start + _FIELDS.size
+  if fields_start + _V1_FIELDS.size > payload_end:
+    raise BitstreamError(f"truncated: the header "
+                         f"({fields_start + _V1_FIELDS.size} bytes) runs past "
+                         f"the end of the data")
+  *fields, num_strings = _V1_FIELDS.unpack_from(data, fields_start)
+  offset = fields_start + _V1_FIELDS.size
   if num_strings * _U32.size > payload_end - offset:
     raise BitstreamError(f"truncated: {num_strings} strings declared, but only "
                          f"{payload_end - offset} bytes remain")
@@ -133,10 +277,19 @@ def unpack(data) -> tuple[Header, list[bytes]]:
   if offset < payload_end or not _checksum_matches(data, offset):
     raise BitstreamError("checksum mismatch: the file is corrupt")
 
-  if name_size == 0:
+  header = _checked_header(data[name_start:fields_start], *fields)
+  if header.num_layers != 1:
+    raise BitstreamError(f"a version 1 file holds one layer, but this one "
+                         f"says num_layers is {header.num_layers}")
+  return header, [[data[start:end] for start, end in spans]]
+
+
+def _checked_header(name, digest, rate, height, width, num_layers):
+  """The Header from checksummed fields; BitstreamError if one is invalid."""
+  if not name:
     raise BitstreamError("the model name is empty")
   try:
-    model_name = data[name_start:fields_start].decode("utf-8")
+    model_name = name.decode("utf-8")
   except UnicodeDecodeError as error:
     raise BitstreamError(
         f"the model name is not valid UTF-8 ({error})") from None
@@ -147,17 +300,7 @@ def unpack(data) -> tuple[Header, list[bytes]]:
                          f"must be at least 1")
   if num_layers == 0:
     raise BitstreamError("num_layers is 0")
-  header = Header(model_name, digest, rate, height, width, num_layers)
-  return header, [data[start:end] for start, end in spans]
-
-
-def check_model(header: Header, model_name: str, weights_digest: bytes) -> None:
-  """Raises BitstreamError unless `header` was written by exactly this model."""
-  if (header.model_name, header.weights_digest) != (model_name, weights_digest):
-    raise BitstreamError(
-        f"written by model {header.model_name!r} (digest "
-        f"{header.weights_digest.hex()}), not by {model_name!r} (digest "
-        f"{weights_digest.hex()})")
+  return Header(model_name, digest, rate, height, width, num_layers)
 
 
 def _encoded_name(model_name):

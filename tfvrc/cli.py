@@ -77,14 +77,15 @@ def cmd_decompress(args):
 def cmd_info(args):
   from tfvrc import bitstream
   data = _read(args.file)
-  header, strings = bitstream.unpack(data)
+  header, layers = bitstream.unpack(data)
   pixels = header.height * header.width
   print(f"model:   {header.model_name} (weights {header.weights_digest.hex()})")
   print(f"rate:    {header.rate:g}")
   print(f"image:   {header.width}x{header.height}")
   print(f"layers:  {header.num_layers}")
-  print(f"payload: {len(strings)} strings, "
-        f"{', '.join(str(len(s)) for s in strings)} bytes")
+  for index, strings in enumerate(layers, 1):
+    print(f"layer {index}: {len(strings)} strings, "
+          f"{', '.join(str(len(s)) for s in strings)} bytes")
   print(f"size:    {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
 
 

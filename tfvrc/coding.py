@@ -1,15 +1,68 @@
 """Image <-> file bytes with any codec: the path the CLI, eval and export share.
 
-A codec is a trained `CompressionModel` from the zoo or a loaded SavedModel
-(`tfvrc.export.SavedModelCodec`); both expose `codec_name`, `digest`,
-`rate_range`, `default_rate`, `num_strings` and the `compress` / `decompress`
-functions.
+A codec is a trained model with its identity (`Codec`, what `zoo.load`
+builds) or a loaded SavedModel (`tfvrc.export.SavedModelCodec`); both expose
+`codec_name`, `digest`, `rate_range`, `default_rate`, `rate_points`,
+`num_strings`, `graph_coding` and the `compress` / `decompress` functions.
+A codec whose coder is graph ops takes and returns (1,) string tensors; one
+that codes eagerly (`graph_coding` False) takes and returns bytes.
 """
+
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
 from tfvrc import bitstream
+
+
+@dataclasses.dataclass(frozen=True)
+class Codec:
+  """A `CompressionModel` (coders built) with the name and weights digest
+  its files carry, and the metadata of its weights file."""
+  model: object
+  codec_name: str
+  digest: bytes
+  meta: dict = dataclasses.field(default_factory=dict)
+
+  @classmethod
+  def of(cls, model, name):
+    """A codec of an in-memory model (coders built), digest from its weights."""
+    return cls(model, name, model.weights_digest())
+
+  @property
+  def rate_range(self):
+    return self.model.rate_range
+
+  @property
+  def default_rate(self):
+    return self.model.default_rate
+
+  @property
+  def rate_points(self):
+    return self.model.rate_points
+
+  @property
+  def num_strings(self):
+    return self.model.num_strings
+
+  @property
+  def graph_coding(self):
+    return self.model.graph_coding
+
+  @property
+  def compress(self):
+    return self.model.compress
+
+  @property
+  def decompress(self):
+    return self.model.decompress
+
+  @property
+  def reconstruct(self):
+    """The decoded image and estimated bits without range coding (a
+    SavedModel codec does not offer it)."""
+    return self.model.reconstruct
 
 MAX_SIDE = 65535  # the container stores 16-bit sizes
 
@@ -51,13 +104,18 @@ def encode(codec, image, rate=None):
   header = bitstream.Header(
       model_name=codec.codec_name, weights_digest=codec.digest, rate=rate,
       height=image.shape[0], width=image.shape[1], num_layers=1)
-  return bitstream.pack(header, [s.numpy()[0] for s in strings])
+  return bitstream.pack(header, [[
+      s if isinstance(s, bytes) else s.numpy()[0] for s in strings]])
 
 
 def decode(codec, data):
   """Decompresses the bytes of a .tfvrc file into a uint8 (H, W, 3) image."""
-  header, strings = bitstream.unpack(data)
+  header, layers = bitstream.unpack(data)
   bitstream.check_model(header, codec.codec_name, codec.digest)
+  if len(layers) != 1:
+    raise bitstream.BitstreamError(
+        f"{len(layers)} layers, but {codec.codec_name} writes 1")
+  (strings,) = layers
   if len(strings) != codec.num_strings:
     raise bitstream.BitstreamError(
         f"{len(strings)} payload strings, but {codec.codec_name} writes "
@@ -67,7 +125,7 @@ def decode(codec, data):
     image = codec.decompress(
         tf.constant([header.height, header.width], tf.int32),
         tf.constant(header.rate, tf.float32),
-        *[tf.constant([s]) for s in strings])
+        *[tf.constant([s]) if codec.graph_coding else s for s in strings])
   except tf.errors.InvalidArgumentError as e:
     reason = ("the range decoder's sanity check failed"
               if "Sanity check failed" in e.message

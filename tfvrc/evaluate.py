@@ -125,7 +125,7 @@ def model_rates(codec, rates=None, steps=6):
 
 
 def describe_model(codec, num_images):
-  meta = getattr(codec, "zoo_meta", None)
+  meta = codec.meta
   trained = (f"{meta['family']}, {meta['steps']} training steps"
              if meta else "SavedModel")
   return (f"tfvrc {codec.codec_name} ({trained}, weights "

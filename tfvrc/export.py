@@ -19,11 +19,12 @@ import tensorflow as tf
 class CodecModule(tf.Module):
   """What `tfvrc export` saves."""
 
-  def __init__(self, model):
+  def __init__(self, codec):
     super().__init__(name="tfvrc_codec")
+    model = codec.model
     self.model_variables = list(model.variables)
-    self.model_name = tf.Variable(model.codec_name, trainable=False)
-    self.weights_digest = tf.Variable(model.digest, trainable=False)
+    self.model_name = tf.Variable(codec.codec_name, trainable=False)
+    self.weights_digest = tf.Variable(codec.digest, trainable=False)
     self.rate_range = tf.Variable(model.rate_range, dtype=tf.float32,
                                   trainable=False)
     self.default_rate = tf.Variable(model.default_rate, dtype=tf.float32,
@@ -39,13 +40,18 @@ class CodecModule(tf.Module):
         input_signature=model.decompress.input_signature)
 
 
-def export(model, path, force=False):
-  """Writes `model` (coders built, identity set by `zoo.load`) to the folder
-  `path`: into a staging folder beside it, then renamed, so a failure never
-  leaves half a SavedModel; an existing `path` is replaced only with `force`."""
+def export(codec, path, force=False):
+  """Writes a `coding.Codec` to the folder `path`: into a staging folder
+  beside it, then renamed, so a failure never leaves half a SavedModel; an
+  existing `path` is replaced only with `force`. Only a family whose coding
+  is all graph ops (`graph_coding`) can be exported."""
+  if not codec.graph_coding:
+    raise ValueError(f"{codec.codec_name} ({codec.model.family}) codes "
+                     "eagerly in Python: it cannot be exported as a "
+                     "SavedModel")
   if os.path.exists(path) and not force:
     raise FileExistsError(f"{path} exists (use --force to overwrite)")
-  module = CodecModule(model)
+  module = CodecModule(codec)
   staging = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)),
                              prefix=".tfvrc-export-")
   try:
@@ -74,5 +80,7 @@ class SavedModelCodec:
     self.rate_points = tuple(float(r) for r in
                              self.module.rate_points.numpy()) or None
     self.num_strings = int(self.module.num_strings.numpy())
+    self.graph_coding = True
+    self.meta = {}  # no weights file behind it
     self.compress = self.module.compress
     self.decompress = self.module.decompress

@@ -142,10 +142,7 @@ def save_weights(model, path):
 def export_saved_model(weights_path, path, name):
   """Exports the weights file, so the SavedModel has exactly its
   float16-rounded weights and digest."""
-  codec = zoo.load_file(weights_path)
-  codec.codec_name = name
-  codec.digest = codec.weights_digest()
-  export.export(codec, path, force=True)
+  export.export(zoo.load_file(weights_path, name), path, force=True)
 
 
 def dump_weights(model, strategy, path):

@@ -68,8 +68,9 @@ def tfc_copy(parameter):
 def kernel_rows(model):
   """Kernel rebuild times of each transform, tfc's and ours."""
   rows = []
-  for transform in (model.analysis_transform, model.hyper_analysis_transform,
-                    model.hyper_synthesis_transform, model.synthesis_transform):
+  hyper = model.hyperprior_codec
+  for transform in (model.analysis_transform, hyper.hyper_analysis,
+                    hyper.hyper_synthesis, model.synthesis_transform):
     ours = [layer.kernel_parameter for layer in transform.layers
             if isinstance(getattr(layer, "kernel_parameter", None),
                           signal_conv.MatrixRDFTParameter)]
@@ -88,9 +89,9 @@ def upsampling_rows(model, image, rate):
   """Times of each upsampling convolution on its decoding input, tfc's
   transposed convolution and our sub-pixel one (same kernel)."""
   y = model.analysis(tf.cast(image, tf.float32)[None], rate)
-  z = tf.round(model.hyper_analysis(y, rate))
+  z = tf.round(model.hyperprior_codec.hyper_analysis(y))
   rows = []
-  for transform, x in ((model.hyper_synthesis_transform, z),
+  for transform, x in ((model.hyperprior_codec.hyper_synthesis, z),
                        (model.synthesis_transform, tf.round(y))):
     for layer in transform.layers:
       if getattr(layer, "strides_up", (1, 1)) != (1, 1):
@@ -124,7 +125,8 @@ def print_table(rows, key, extra):
 def main(argv):
   del argv
   load_average = os.getloadavg()
-  model = zoo.load(FLAGS.model)
+  codec = zoo.load(FLAGS.model)
+  model = codec.model
   image = tf.constant(io.read_image(FLAGS.image))
   rate = tf.constant(model.default_rate, tf.float32)
   kernels = kernel_rows(model)
@@ -143,7 +145,7 @@ def main(argv):
   out = os.path.join(REPO, FLAGS.out)
   os.makedirs(os.path.dirname(out), exist_ok=True)
   with open(out, "w", encoding="utf-8") as f:
-    json.dump({"model": model.codec_name, "image": os.path.basename(
+    json.dump({"model": codec.codec_name, "image": os.path.basename(
         FLAGS.image), "machine": platform.machine(), "cpus": os.cpu_count(),
                "load_average_at_start": load_average, "runs": FLAGS.runs,
                "kernels": kernels, "upsampling": upsampling, **coding}, f,

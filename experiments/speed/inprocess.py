@@ -56,13 +56,13 @@ def time_tfvrc():
   """tfvrc: encode to the bytes of a file, decode back to a uint8 array."""
   # Imported here: the bmshj2018 child does not have tfvrc on its path.
   from tfvrc import coding, io, zoo  # pylint: disable=import-outside-toplevel
-  model = zoo.load(FLAGS.model)
+  codec = zoo.load(FLAGS.model)
   images = [io.read_image(p) for p in FLAGS.images]
   return dict(
-      N=getattr(model, "num_filters", None),
-      M=getattr(model, "latent_depth", None),
-      in_process=timed_loop(images, lambda x: coding.encode(model, x),
-                            lambda d: coding.decode(model, d)))
+      N=getattr(codec.model, "num_filters", None),
+      M=getattr(codec.model, "latent_depth", None),
+      in_process=timed_loop(images, lambda x: coding.encode(codec, x),
+                            lambda d: coding.decode(codec, d)))
 
 
 def time_bmshj2018():

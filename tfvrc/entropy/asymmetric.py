@@ -153,3 +153,8 @@ class AsymmetricConditional(tf.Module):
   def decompress(self, strings, params):
     means, indexes = self._split(params)
     return self.model.decompress(strings, indexes) + means
+
+  def quantize(self, y, params):
+    """What `decompress(compress(y, params), params)` returns."""
+    means, _ = self._split(params)
+    return self.model.quantize(y - means) + means

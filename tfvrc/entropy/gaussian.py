@@ -49,6 +49,11 @@ class GaussianConditional(tf.Module):
     means, indexes = tf.split(params, 2, axis=-1)
     return self.model.decompress(strings, indexes, loc=means)
 
+  def quantize(self, y, params):
+    """What `decompress(compress(y, params), params)` returns."""
+    means, _ = tf.split(params, 2, axis=-1)
+    return self.model.quantize(y, loc=means)
+
 
 def factorized_model(prior, quantization_offset=None):
   """Factorized model of the hyper-latent for training and bit estimates.

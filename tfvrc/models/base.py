@@ -136,6 +136,11 @@ class CompressionModel(tf.keras.Model):
 
   # --- Coding --------------------------------------------------------------
 
+  # Whether `compress` / `decompress` are all graph ops (tfc's range coders),
+  # so that they trace into a SavedModel; a family whose coder runs eagerly
+  # in Python sets False, and its strings are bytes.
+  graph_coding = True
+
   def build_coders(self, tables=None):
     """Builds the range coders from the current weights (eagerly), or from
     `tables` that `coder_tables` returned for these weights."""
@@ -155,6 +160,11 @@ class CompressionModel(tf.keras.Model):
 
   def quantized_forward(self, x, rate):
     """The reconstruction and estimated bits that `encode`/`decode` realise."""
+    raise NotImplementedError
+
+  def legacy_components(self):
+    """The layers and modules whose trainable weights a positional weights
+    file (written before weights were keyed by name) holds, in its order."""
     raise NotImplementedError
 
   def _assert_rate(self, rate):
@@ -186,11 +196,9 @@ class CompressionModel(tf.keras.Model):
     return to_uint8(x_hat[0, :shape[0], :shape[1], :]), bits[0]
 
   def weights_digest(self):
-    """8-byte SHA-256 prefix of the trained weights; files carry it."""
-    sha = hashlib.sha256()
-    for w in self.trainable_weights:
-      sha.update(np.ascontiguousarray(w.numpy(), np.float32).tobytes())
-    return sha.digest()[:8]
+    """`weights_digest` of the trainable weights in model order, as a
+    weights file written from this model has them."""
+    return weights_digest(w.numpy() for w in self.trainable_weights)
 
 
 class LambdaInit:
@@ -229,6 +237,15 @@ class LambdaInit:
       self.set_lambda_scales(baseline_config["lmbda"])
 
 
+def weights_digest(arrays):
+  """8-byte SHA-256 prefix of weight arrays (as float32, in the given order);
+  files carry it, so a file is decoded only by the weights that wrote it."""
+  sha = hashlib.sha256()
+  for array in arrays:
+    sha.update(np.ascontiguousarray(array, np.float32).tobytes())
+  return sha.digest()[:8]
+
+
 def psnr_from_mse(mse):
   """PSNR in dB of an MSE on the 0..255 scale (capped for mse -> 0)."""
   return 10. * tf.math.log(255. ** 2 / tf.maximum(mse, 1e-10)) / tf.math.log(
@@ -237,8 +254,3 @@ def psnr_from_mse(mse):
 
 def to_uint8(x):
   return tf.saturate_cast(tf.round(x), tf.uint8)
-
-
-def latent_shape(image_shape, factor):
-  """Spatial shape of a latent `factor` times smaller (ceil division)."""
-  return -(-image_shape // factor)

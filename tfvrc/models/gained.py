@@ -1,8 +1,9 @@
 """Gained mean-scale hyperprior (Cui et al., CVPR 2021): one model, any rate.
 
-The baseline's transforms with gain units around both quantizers: y is scaled
-by a gain vector before coding and by an inverse gain after decoding, and the
-hyper-latent z likewise. The hyper analysis sees the gained latent, as in the
+The baseline with gain units around both quantizers (`latent_codecs.GainCodec`
+around its hyperprior codec and around its hyper-latent's bottleneck): y is
+scaled by a gain vector before coding and by an inverse gain after decoding,
+and the hyper-latent z likewise. The hyper analysis sees the gained latent, as in the
 CompressAI-based re-implementation (mmSir/GainedVAE). Training draws one
 integer level per sample and weights its distortion with that level's lambda;
 coding takes any continuous rate in [0, L - 1].
@@ -20,6 +21,7 @@ model still spanned only 0.67-0.94 bpp on Kodak over q1-q8.
 
 import tensorflow as tf
 
+from tfvrc import latent_codecs
 from tfvrc.layers import gain
 from tfvrc.models import base
 from tfvrc.models import hyperprior
@@ -39,18 +41,33 @@ class GainedHyperprior(base.LambdaInit, hyperprior.MeanScaleHyperprior):
     super().__init__(lmbda=self.lmbdas[0], num_filters=num_filters,
                      latent_depth=latent_depth, entropy_model=entropy_model,
                      name=name)
-    levels = len(self.lmbdas)
-    self.gain = gain.GainUnit(levels, latent_depth, name="gain")
-    self.inverse_gain = gain.GainUnit(levels, latent_depth,
-                                      name="inverse_gain")
-    self.hyper_gain = gain.GainUnit(levels, num_filters, name="hyper_gain")
-    self.inverse_hyper_gain = gain.GainUnit(levels, num_filters,
-                                            name="inverse_hyper_gain")
     self._start_scales("gain_init", gain_init, "ones")
+
+  def _gain_pair(self, inner, channels, prefix):
+    levels = len(self.lmbdas)
+    return latent_codecs.GainCodec(
+        inner, gain.GainUnit(levels, channels, name=f"{prefix}gain"),
+        gain.GainUnit(levels, channels, name=f"inverse_{prefix}gain"),
+        name=f"{prefix}gained")
+
+  def side_codec(self, bottleneck):
+    return self._gain_pair(bottleneck, self.num_filters, "hyper_")
+
+  def around_latent(self, codec):
+    return self._gain_pair(codec, self.latent_depth, "")
 
   @property
   def latent_gains(self):
-    return self.gain, self.inverse_gain
+    return self.latent_codec.gain, self.latent_codec.inverse_gain
+
+  @property
+  def hyper_gains(self):
+    side = self.hyperprior_codec.side
+    return side.gain, side.inverse_gain
+
+  def legacy_components(self):
+    return (super().legacy_components() + list(self.latent_gains)
+            + list(self.hyper_gains))
 
   def get_config(self):
     return dict(lmbdas=list(self.lmbdas), num_filters=self.num_filters,
@@ -73,16 +90,3 @@ class GainedHyperprior(base.LambdaInit, hyperprior.MeanScaleHyperprior):
     """One integer level per sample, uniformly."""
     levels = tf.random.uniform([batch_size], 0, len(self.lmbdas), tf.int32)
     return tf.cast(levels, tf.float32)
-
-  def analysis(self, x, rate):
-    return self.gain(super().analysis(x, rate), rate)
-
-  def hyper_analysis(self, y, rate):
-    return self.hyper_gain(super().hyper_analysis(y, rate), rate)
-
-  def hyper_synthesis(self, z_hat, rate, y_shape):
-    return super().hyper_synthesis(self.inverse_hyper_gain(z_hat, rate), rate,
-                                   y_shape)
-
-  def synthesis(self, y_hat, rate):
-    return super().synthesis(self.inverse_gain(y_hat, rate), rate)

@@ -30,14 +30,14 @@ the RD losses are summed (averaged, which only rescales the gradient);
 import math
 
 import tensorflow as tf
-import tensorflow_compression as tfc
 
-from tfvrc.entropy import gaussian
+from tfvrc import latent_codecs
 from tfvrc.layers import gain
 from tfvrc.layers import modulation
 from tfvrc.layers import transforms
 from tfvrc.models import base
 from tfvrc.models import hyperprior
+from tfvrc.models import vae
 
 # Log-spaced from CompressAI's q1 to its q8 lambda: ~0.1-1.5 bpp.
 DEFAULT_LMBDAS = (0.0018, 0.0057, 0.018, 0.057, 0.18)
@@ -163,8 +163,11 @@ class ModulatedHyperprior(LambdaModulated, hyperprior.MeanScaleHyperprior):
     return self._config(entropy_model=self.entropy_model,
                         modulation_init=self.modulation_init)
 
+  def legacy_components(self):
+    return super().legacy_components() + self.modulation + self.demodulation
 
-class ModulatedFactorized(LambdaModulated, base.CompressionModel):
+
+class ModulatedFactorized(LambdaModulated, vae.VAE):
   """The original factorized-prior MAE: one entropy bottleneck per lambda."""
 
   family = "modulated-factorized"
@@ -183,13 +186,21 @@ class ModulatedFactorized(LambdaModulated, base.CompressionModel):
         num_filters)
     self.analysis_transform.build((None, None, None, 3))
     self.synthesis_transform.build((None, None, None, latent_depth))
-    self.priors = [tfc.NoisyDeepFactorized(batch_shape=(latent_depth,),
-                                           name=f"prior_{i}")
-                   for i in range(len(self.lmbdas))]
+    self.latent_codec = latent_codecs.PerRateCodec(
+        [latent_codecs.EntropyBottleneck(latent_depth, name=f"prior_{i}")
+         for i in range(len(self.lmbdas))], self._bottleneck_index)
     self._add_modulation(latent_depth, modulation_init)
 
   def get_config(self):
     return self._config(modulation_init=self.modulation_init)
+
+  @property
+  def priors(self):
+    return [codec.prior for codec in self.latent_codec.codecs]
+
+  def legacy_components(self):
+    return ([self.analysis_transform, self.synthesis_transform] + self.priors
+            + self.modulation + self.demodulation)
 
   @property
   def rate_points(self):
@@ -200,60 +211,6 @@ class ModulatedFactorized(LambdaModulated, base.CompressionModel):
     distance = tf.abs(tf.math.log(rate[:, None])
                       - tf.math.log(tf.constant(self.lmbdas))[None, :])
     return tf.argmin(distance, axis=1, output_type=tf.int32)
-
-  def _bottleneck(self, y, rate, models):
-    """y_hat and bits of each image under the entropy model of its rate."""
-    select = tf.one_hot(self._bottleneck_index(rate), len(models))
-    y_hat, bits = 0., 0.
-    for i, model in enumerate(models):
-      y_i, bits_i = model(y)
-      y_hat += select[:, i, None, None, None] * y_i
-      bits += select[:, i] * bits_i
-    return y_hat, bits
-
-  def forward(self, x, rate, training):
-    y = self.analysis(x, rate)
-    y_hat, bits = self._bottleneck(y, rate, [
-        lambda y, p=p: gaussian.factorized_model(p)(y, training=training)
-        for p in self.priors])
-    return self.synthesis(y_hat, rate), bits
-
-  def build_coders(self, tables=None):
-    self.coders = [
-        gaussian.factorized_coder(p, tables and _unprefixed(tables, i))
-        for i, p in enumerate(self.priors)]
-
-  def coder_tables(self):
-    tables = {}
-    for i, coder in enumerate(self.coders):
-      tables.update({f"{i}_{k}": v for k, v in
-                     gaussian.factorized_tables(coder).items()})
-    return tables
-
-  def quantized_forward(self, x, rate):
-    y = self.analysis(x, rate)
-    y_hat, bits = self._bottleneck(y, rate, [
-        lambda y, p=p, c=c: gaussian.factorized_model(
-            p, c.quantization_offset)(y, training=False)
-        for p, c in zip(self.priors, self.coders)])
-    return self.synthesis(y_hat, rate), bits
-
-  def encode(self, x, rate):
-    y = self.analysis(x, rate)
-    return (tf.switch_case(self._bottleneck_index(rate)[0], [
-        lambda c=c: c.compress(y) for c in self.coders]),)
-
-  def decode(self, shape, rate, strings):
-    y_shape = base.latent_shape(shape, 16)
-    y_hat = tf.switch_case(self._bottleneck_index(rate)[0], [
-        lambda c=c: c.decompress(strings[0], y_shape) for c in self.coders])
-    return self.synthesis(y_hat, rate)
-
-
-def _unprefixed(tables, index):
-  prefix = f"{index}_"
-  return {k[len(prefix):]: v for k, v in tables.items()
-          if k.startswith(prefix)}
 
 
 class ScaledBottleneck(LambdaKnob, base.LambdaInit,
@@ -271,14 +228,21 @@ class ScaledBottleneck(LambdaKnob, base.LambdaInit,
                      latent_depth=latent_depth, entropy_model=entropy_model,
                      name=name)
     self.scales_only = bool(scales_only)
-    self.scale = gain.GainUnit(len(self.lmbdas), latent_depth, name="scale")
-    self.inverse_scale = gain.GainUnit(len(self.lmbdas), latent_depth,
-                                       name="inverse_scale")
     self._start_scales("gain_init", gain_init, "ones")
+
+  def around_latent(self, codec):
+    levels = len(self.lmbdas)
+    return latent_codecs.GainCodec(
+        codec, gain.GainUnit(levels, self.latent_depth, name="scale"),
+        gain.GainUnit(levels, self.latent_depth, name="inverse_scale"),
+        level=self.level, name="scaled")
 
   @property
   def latent_gains(self):
-    return self.scale, self.inverse_scale
+    return self.latent_codec.gain, self.latent_codec.inverse_gain
+
+  def legacy_components(self):
+    return super().legacy_components() + list(self.latent_gains)
 
   def get_config(self):
     return self._config(entropy_model=self.entropy_model,
@@ -287,11 +251,4 @@ class ScaledBottleneck(LambdaKnob, base.LambdaInit,
   def trained_variables(self):
     if not self.scales_only:
       return super().trained_variables()
-    return self.scale.trainable_variables + self.inverse_scale.trainable_variables
-
-  def analysis(self, x, rate):
-    return self.scale(super().analysis(x, rate), self.level(rate))
-
-  def synthesis(self, y_hat, rate):
-    return super().synthesis(self.inverse_scale(y_hat, self.level(rate)),
-                             rate)
+    return [w for unit in self.latent_gains for w in unit.trainable_variables]

@@ -1,18 +1,29 @@
 """Shipped trained models, and the weights file format the trainer writes.
 
-A zoo entry is one `.npz` file: the trainable weights in model order (float16;
-the model computes in float32), a `meta` JSON record with the family, the
-constructor config, the number of training steps and how it was trained, and,
-in published entries, the range-coding tables of exactly those weights (so
-loading skips the seconds-long table search).
+A zoo entry is one `.npz` file: the trainable weights keyed by name
+("w/" + `weight_keys`: the Keras layer names from the model down to the layer
+holding the weight, then its own name; float16, the model computes in
+float32), a `meta` JSON record with the family, the constructor config, the
+number of training steps and how it was trained, and, in published entries,
+the range-coding tables of exactly those weights (so loading skips the
+seconds-long table search). Files written before weights were keyed
+(`w000`, `w001`, ...) are read by position, in each family's
+`legacy_components` order. A file's weights digest is that of its arrays in
+the order the file stores them, so it never changes when code is reorganised.
 """
 
 import json
 import os
+import re
 
 import numpy as np
 
+from tfvrc import coding
 from tfvrc import models
+from tfvrc.models import base
+
+KEY_PREFIX = "w/"
+_POSITIONAL = re.compile(r"w\d{3}$")
 
 ZOO_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = "gained-mse"
@@ -30,12 +41,34 @@ def path_of(name):
   return os.path.join(ZOO_DIR, name + ".npz")
 
 
+def weight_keys(model):
+  """{variable ref: key} of every trainable weight of `model`: the names of
+  the Keras layers from the model down to the deepest one holding it, then
+  the weight's own name ("analysis/layer_0/kernel_real")."""
+  keys = {}
+
+  def visit(layer, prefix):
+    for sublayer in layer._flatten_layers(include_self=False,  # pylint: disable=protected-access
+                                          recursive=False):
+      visit(sublayer, f"{prefix}{sublayer.name}/")
+    for weight in layer.trainable_weights:
+      keys.setdefault(weight.ref(), prefix + weight.name.split("/")[-1]
+                      .split(":")[0])
+
+  visit(model, "")
+  if len(set(keys.values())) != len(keys):
+    raise ValueError(f"{model.family}: two weights have the same key")
+  return keys
+
+
 def save(model, path, steps, notes="", tables=None):
-  """Writes `model`'s weights (float16) and config to `path` (+ .npz)."""
+  """Writes `model`'s weights (float16, keyed by name, in model order) and
+  config to `path` (+ .npz)."""
   meta = dict(family=model.family, config=model.get_config(), steps=steps,
               notes=notes)
-  arrays = {f"w{i:03d}": w.numpy().astype(np.float16)
-            for i, w in enumerate(model.trainable_weights)}
+  keys = weight_keys(model)
+  arrays = {KEY_PREFIX + keys[w.ref()]: w.numpy().astype(np.float16)
+            for w in model.trainable_weights}
   arrays.update({f"table_{k}": v for k, v in (tables or {}).items()})
   arrays["meta"] = np.array(json.dumps(meta))
   np.savez(path if path.endswith(".npz") else path + ".npz", **arrays)
@@ -47,10 +80,10 @@ def publish(weights_path, name):
   The tables are built from the float16 weights every user loads, so
   encoder and decoder share them exactly.
   """
-  model = load_file(weights_path)
-  meta = model.zoo_meta
-  save(model, path_of(name), meta["steps"], meta["notes"],
-       tables=model.coder_tables())
+  codec = load_file(weights_path)
+  meta = codec.meta
+  save(codec.model, path_of(name), meta["steps"], meta["notes"],
+       tables=codec.model.coder_tables())
   return path_of(name)
 
 
@@ -60,16 +93,20 @@ def read_meta(path):
 
 
 def _read(path):
-  """(meta, weight arrays in model order, coder tables) of a weights file."""
+  """(meta, {key or position: weight array} in file order, coder tables) of
+  a weights file."""
   try:
     with np.load(path) as f:
       meta = json.loads(str(f["meta"]))
-      values = [f[k] for k in sorted(f.files) if k.startswith("w")]
+      weights = {(k[len(KEY_PREFIX):] if k.startswith(KEY_PREFIX)
+                  else int(k[1:])): f[k]
+                 for k in f.files
+                 if k.startswith(KEY_PREFIX) or _POSITIONAL.match(k)}
       tables = {k[len("table_"):]: f[k] for k in f.files
                 if k.startswith("table_")}
   except (OSError, ValueError, KeyError) as e:
     raise ValueError(f"{path} is not a tfvrc weights file ({e})") from e
-  return meta, values, tables
+  return meta, weights, tables
 
 
 def init_from(model, path):
@@ -87,9 +124,9 @@ def init_from(model, path):
   the file's model plus new channels that do not yet reach the image or the
   entropy parameters of the old ones.
   """
-  meta, values, _ = _read(path)
+  meta, weights, _ = _read(path)
   source = models.create(meta["family"], **meta["config"])
-  _assign(source, values, path)
+  _assign(source, weights, path)
   free = list(model.trainable_weights)
   blocked = _entropy_parameter_weights(model)
   for weight in source.trainable_weights:
@@ -117,11 +154,11 @@ def _fits(source_shape, target_shape):
 def _entropy_parameter_weights(model):
   """{weight ref: number of parameter blocks} of the layer that outputs the
   conditional entropy model's parameters (channels [means | scales | ...])."""
-  transform = getattr(model, "hyper_synthesis_transform", None)
-  if transform is None:
+  if not hasattr(model, "hyperprior_codec"):
     return {}
-  return {w.ref(): model.conditional.num_params
-          for w in transform.layers[-1].trainable_weights}
+  codec = model.hyperprior_codec
+  return {w.ref(): codec.conditional.num_params
+          for w in codec.hyper_synthesis.layers[-1].trainable_weights}
 
 
 def _input_axis(weight):
@@ -157,26 +194,43 @@ def _layer_relative(weight):
   return "/".join(weight.name.split("/")[-2:])
 
 
-def _assign(model, values, path):
-  """Copies `values` into all of the model's trainable weights, in order,
-  refusing any count or shape mismatch."""
-  weights = model.trainable_weights
-  if len(values) != len(weights) or any(
-      tuple(w.shape) != v.shape for w, v in zip(weights, values)):
+def _assign(model, weights, path):
+  """Copies the file's `weights` (`_read`) into all of the model's trainable
+  weights, by key or, in a positional file, by `legacy_components` order;
+  refuses any missing, extra or misshapen weight."""
+  if all(isinstance(k, int) for k in weights):
+    targets = [w for c in model.legacy_components()
+               for w in c.trainable_variables]
+    values = [weights[i] for i in sorted(weights)]
+  else:
+    keys = weight_keys(model)
+    by_key = {keys[w.ref()]: w for w in model.trainable_weights}
+    if set(by_key) != set(weights):
+      missing = sorted(set(by_key) - set(weights))[:3]
+      extra = sorted(set(weights) - set(by_key))[:3]
+      raise ValueError(f"{path} does not fit a {model.family} model with "
+                       f"config {model.get_config()} (missing {missing}, "
+                       f"unknown {extra})")
+    targets = [by_key[k] for k in weights]
+    values = list(weights.values())
+  if len(values) != len(targets) or any(
+      tuple(w.shape) != v.shape for w, v in zip(targets, values)):
     raise ValueError(f"{path} does not fit a {model.family} model with "
                      f"config {model.get_config()}")
-  for w, v in zip(weights, values):
+  for w, v in zip(targets, values):
     w.assign(v.astype(np.float32))
 
 
-def load_file(path):
-  """Builds the model a weights file describes, with its coders ready."""
-  meta, values, tables = _read(path)
+def load_file(path, name=None):
+  """The codec a weights file describes, its coders ready: named `name`
+  (default: the file's name), its digest that of the file's weights."""
+  meta, weights, tables = _read(path)
   model = models.create(meta["family"], **meta["config"])
-  _assign(model, values, path)
+  _assign(model, weights, path)
   model.build_coders(tables or None)
-  model.zoo_meta = meta
-  return model
+  return coding.Codec(
+      model, name or os.path.splitext(os.path.basename(path))[0],
+      base.weights_digest(weights.values()), meta)
 
 
 def load(name_or_path=None):
@@ -184,17 +238,12 @@ def load(name_or_path=None):
   SavedModel folder written by `tfvrc export`."""
   name_or_path = name_or_path or DEFAULT_MODEL
   if name_or_path in names():
-    model = load_file(path_of(name_or_path))
-    model.codec_name = name_or_path
-  elif os.path.isdir(name_or_path):
+    return load_file(path_of(name_or_path), name_or_path)
+  if os.path.isdir(name_or_path):
     from tfvrc import export  # pylint: disable=import-outside-toplevel
     return export.SavedModelCodec(name_or_path)
-  elif os.path.isfile(name_or_path):
-    model = load_file(name_or_path)
-    model.codec_name = os.path.splitext(os.path.basename(name_or_path))[0]
-  else:
-    raise ValueError(f"unknown model {name_or_path!r}: not a zoo name "
-                     f"({', '.join(names()) or 'none shipped'}), weights "
-                     "file or SavedModel folder")
-  model.digest = model.weights_digest()
-  return model
+  if os.path.isfile(name_or_path):
+    return load_file(name_or_path)
+  raise ValueError(f"unknown model {name_or_path!r}: not a zoo name "
+                   f"({', '.join(names()) or 'none shipped'}), weights "
+                   "file or SavedModel folder")

@@ -1,0 +1,102 @@
+"""Pinned bitstreams: what every shipped model writes and decodes stays the same.
+
+`data/pinned/pinned.json` holds, for every shipped model at three rates (its
+lowest, default and highest, or its rate points), the SHA-256 of the payload
+strings `coding.encode` writes for the shipped sample image and of the pixels
+they decode to; `data/pinned/*.tfvrc` are whole files written then, each with
+the SHA-256 of its decoded pixels. A change that alters them must say why, and
+regenerate them with `python tests/test_pinned.py`.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfvrc import bitstream
+from tfvrc import coding
+from tfvrc import zoo
+
+PINNED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                      "pinned")
+# The whole files: a crop of the sample at each model's default rate.
+FILE_CROP = (slice(200, 264), slice(300, 396))
+
+
+def pinned():
+  with open(os.path.join(PINNED, "pinned.json")) as f:
+    return json.load(f)
+
+
+def pinned_rates(codec):
+  if codec.rate_points is not None:
+    return list(codec.rate_points)[:3]
+  lo, hi = codec.rate_range
+  return sorted({lo, codec.default_rate, hi})
+
+
+def sha256(data):
+  return hashlib.sha256(data).hexdigest()
+
+
+def payload_and_pixels(codec, image, rate):
+  """SHA-256 of the payload strings (in order) and of the decoded pixels."""
+  data = coding.encode(codec, image, rate)
+  strings = [s for layer in bitstream.unpack(data)[1] for s in layer]
+  return (sha256(b"".join(len(s).to_bytes(4, "big") + s for s in strings)),
+          sha256(np.ascontiguousarray(coding.decode(codec, data)).tobytes()))
+
+
+def test_every_shipped_model_is_pinned():
+  assert sorted(pinned()["models"]) == zoo.names()
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_shipped_models_write_and_decode_the_pinned_bitstreams(name, sample):
+  codec = zoo.load(name)
+  expected = pinned()["models"][name]
+  assert expected["digest"] == codec.digest.hex()
+  for rate in pinned_rates(codec):
+    payload, pixels = payload_and_pixels(codec, sample, rate)
+    assert {"rate": rate, "payload": payload, "pixels": pixels} in (
+        expected["points"]), f"{name} at rate {rate:g}"
+
+
+@pytest.mark.parametrize("entry", pinned()["files"], ids=lambda e: e["file"])
+def test_files_written_before_decode_to_the_same_pixels(entry):
+  with open(os.path.join(PINNED, entry["file"]), "rb") as f:
+    data = f.read()
+  codec = zoo.load(coding.read_header(data).model_name)
+  decoded = coding.decode(codec, data)
+  assert sha256(np.ascontiguousarray(decoded).tobytes()) == entry["pixels"]
+
+
+def write():
+  """Regenerates the pinned data from the current code and zoo."""
+  from tfvrc import cli, io  # pylint: disable=import-outside-toplevel
+  sample = io.read_image(cli.SAMPLE_IMAGE)
+  os.makedirs(PINNED, exist_ok=True)
+  record = dict(models={}, files=[])
+  for name in zoo.names():
+    codec = zoo.load(name)
+    points = []
+    for rate in pinned_rates(codec):
+      payload, pixels = payload_and_pixels(codec, sample, rate)
+      points.append(dict(rate=rate, payload=payload, pixels=pixels))
+    record["models"][name] = dict(digest=codec.digest.hex(), points=points)
+    data = coding.encode(codec, sample[FILE_CROP])
+    file_name = f"{name}.tfvrc"
+    with open(os.path.join(PINNED, file_name), "wb") as f:
+      f.write(data)
+    record["files"].append(dict(
+        file=file_name, pixels=sha256(np.ascontiguousarray(
+            coding.decode(codec, data)).tobytes())))
+  with open(os.path.join(PINNED, "pinned.json"), "w") as f:
+    json.dump(record, f, indent=1)
+    f.write("\n")
+
+
+if __name__ == "__main__":
+  write()

@@ -1,0 +1,69 @@
+"""The hyperprior (Ballé et al. 2018, Minnen et al. 2018), written once.
+
+y's conditional entropy model takes its parameters from a hyper-synthesis of
+a side latent z = hyper_analysis(y), which its own codec (`side`) codes first.
+Strings: (y's, then the side codec's).
+"""
+
+import tensorflow as tf
+
+from tfvrc.latent_codecs import base
+
+# z has 4x fewer samples per side than y (two stride-2 hyper layers).
+SIDE_FACTOR = 4
+
+
+def latent_shape(shape, factor):
+  """Spatial shape of a latent `factor` times smaller (ceil division)."""
+  return -(-shape // factor)
+
+
+class HyperpriorCodec(base.LatentCodec):
+  """y coded under `conditional` (an `entropy` class taking the
+  hyper-synthesis output as parameters), z by the `side` latent codec."""
+
+  def __init__(self, hyper_analysis, hyper_synthesis, side, conditional,
+               name="hyperprior"):
+    super().__init__(name=name)
+    self.hyper_analysis = hyper_analysis
+    self.hyper_synthesis = hyper_synthesis
+    self.side = side
+    self.conditional = conditional
+    self.num_strings = 1 + side.num_strings
+
+  def parameters(self, z_hat, y_shape):
+    """The conditional's parameters, cropped to the latent's shape."""
+    return self.hyper_synthesis(z_hat)[:, :y_shape[0], :y_shape[1], :]
+
+  def forward(self, y, rate, training):
+    z_hat, side_bits = self.side.forward(self.hyper_analysis(y), rate,
+                                         training)
+    params = self.parameters(z_hat, tf.shape(y)[1:3])
+    y_hat, bits = self.conditional(compression=False)(y, params,
+                                                      training=training)
+    return y_hat, bits + side_bits
+
+  def quantized_forward(self, y, rate):
+    z_hat, side_bits = self.side.quantized_forward(self.hyper_analysis(y),
+                                                   rate)
+    params = self.parameters(z_hat, tf.shape(y)[1:3])
+    y_hat, bits = self.coder(y, params, training=False)
+    return y_hat, bits + side_bits
+
+  def compress(self, y, rate):
+    side_strings, z_hat = self.side.compress(self.hyper_analysis(y), rate)
+    params = self.parameters(z_hat, tf.shape(y)[1:3])
+    return ((self.coder.compress(y, params), *side_strings),
+            self.coder.quantize(y, params))
+
+  def decompress(self, strings, shape, rate):
+    z_hat = self.side.decompress(strings[1:], latent_shape(shape, SIDE_FACTOR),
+                                 rate)
+    return self.coder.decompress(strings[0], self.parameters(z_hat, shape))
+
+  def build_coders(self, tables=None):
+    self.coder = self.conditional(compression=True)
+    self.side.build_coders(tables)
+
+  def coder_tables(self):
+    return self.side.coder_tables()
