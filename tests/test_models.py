@@ -45,3 +45,11 @@ def test_compress_function_refuses_rates_out_of_range(model, sample):
 def test_unknown_family_is_refused():
   with pytest.raises(ValueError, match="unknown model family"):
     models.create("nope")
+
+
+def test_a_config_key_that_does_not_apply_is_refused():
+  with pytest.raises(ValueError, match="gain_init does not apply to the "
+                     "modulated family"):
+    models.create("modulated", gain_init="ones")
+  with pytest.raises(ValueError, match="lmbdas does not apply"):
+    models.create("hyperprior", lmbdas=[0.01, 0.1])

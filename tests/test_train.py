@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+from absl import app
 import numpy as np
 from PIL import Image
 import pytest
@@ -149,6 +150,17 @@ def test_killed_run_resumes_mid_epoch_and_ends_at_steps(tmp_path):
   assert zoo.read_meta(out / "weights.npz")["steps"] == 40
   assert export.SavedModelCodec(str(out / "saved_model")).codec_name == (
       "resumed")
+
+
+@pytest.mark.parametrize("model,flag", [
+    ("modulated", "--gain_init=ones"), ("hyperprior", "--lmbdas=0.01,0.1"),
+    ("gained", "--training=sample"), ("gained", "--lmbda=0.01")])
+def test_a_flag_that_does_not_apply_is_refused(model, flag, tmp_path,
+                                               run_in_process):
+  with pytest.raises(app.UsageError, match=f"{flag.split('=')[0]} does not "
+                     f"apply to --model={model}"):
+    run_in_process(*TINY, f"--model={model}", flag, f"--out={tmp_path}",
+                   f"--data={image_folder(tmp_path / 'images')}")
 
 
 def test_trains_a_gained_asymmetric_model(tmp_path, run_in_process):

@@ -18,18 +18,21 @@ import numpy as np
 import tensorflow as tf
 
 from tfvrc import data
+from tfvrc import entropy
 from tfvrc import export
 from tfvrc import models
 from tfvrc import zoo
 from tfvrc.models import base
+from tfvrc.models import modulated
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", "hyperprior", "Model family.")
+flags.DEFINE_enum("model", "hyperprior", sorted(models.FAMILIES),
+                  "Model family.")
 flags.DEFINE_float("lmbda", 0.0067, "Lambda of a fixed-rate model "
                    "(loss = bpp + lambda * MSE on 0..255).")
 flags.DEFINE_list("lmbdas", None, "Lambdas of a variable-rate family, one per "
                   "rate level (default: the family's own set).")
-flags.DEFINE_enum("entropy_model", "gaussian", ["gaussian", "asymmetric"],
+flags.DEFINE_enum("entropy_model", "gaussian", sorted(entropy.CONDITIONALS),
                   "Conditional entropy model of the latent.")
 flags.DEFINE_enum("gain_init", "lambda", ["lambda", "ones"], "Gained and "
                   "scaled-bottleneck families: start the latent gains at "
@@ -39,7 +42,7 @@ flags.DEFINE_enum("modulation_init", "lambda", ["lambda", "glorot"],
                   "first demodulation at sqrt(lambda / lambda_0) and its "
                   "inverse (the others at one), or at Keras' defaults as "
                   "in the original.")
-flags.DEFINE_enum("training", "joint", ["joint", "sample"], "Lambda-driven "
+flags.DEFINE_enum("training", "joint", modulated.TRAINING_MODES, "Lambda-driven "
                   "families (modulated*, scaled-bottleneck): code each batch "
                   "at every lambda and sum the losses (the paper's), or draw "
                   "one lambda per image.")
@@ -215,16 +218,26 @@ class RatePoints(tf.keras.callbacks.Callback):
     self.writer.flush()
 
 
+# The flags that configure a model; num_filters and latent_depth always do.
+MODEL_FLAGS = ("lmbda", "lmbdas", "entropy_model", "training", "gain_init",
+               "modulation_init")
+
+
 def model_config():
-  """Constructor arguments from the flags; `models.create` keeps the ones the
-  family takes."""
-  config = dict(lmbda=FLAGS.lmbda, num_filters=FLAGS.num_filters,
-                latent_depth=FLAGS.latent_depth,
-                entropy_model=FLAGS.entropy_model, training=FLAGS.training,
-                gain_init=FLAGS.gain_init,
-                modulation_init=FLAGS.modulation_init)
-  if FLAGS.lmbdas:
-    config["lmbdas"] = [float(l) for l in FLAGS.lmbdas]
+  """Constructor arguments from the flags: N and M, and each model flag
+  given on the command line (a family's own default stands for the others);
+  one that does not apply to --model is a usage error naming it."""
+  config = dict(num_filters=FLAGS.num_filters,
+                latent_depth=FLAGS.latent_depth)
+  config.update({name: FLAGS[name].value for name in MODEL_FLAGS
+                 if FLAGS[name].present})
+  if "lmbdas" in config:
+    config["lmbdas"] = [float(l) for l in config["lmbdas"]]
+  unknown = sorted(set(config) - set(models.config_keys(FLAGS.model)))
+  if unknown:
+    raise app.UsageError(
+        f"{', '.join('--' + k for k in unknown)} does not apply to --model="
+        f"{FLAGS.model}")
   return config
 
 

@@ -13,11 +13,21 @@ FAMILIES = {cls.family: cls for cls in (
     ModulatedFactorized, ScaledBottleneck)}
 
 
-def create(family, **config):
-  """Builds a model of `family`; keys its constructor does not take are ignored."""
+def config_keys(family):
+  """The configuration keys (constructor arguments) `family` takes."""
   if family not in FAMILIES:
     raise ValueError(f"unknown model family {family!r}; "
                      f"known: {', '.join(sorted(FAMILIES))}")
-  cls = FAMILIES[family]
-  accepted = inspect.signature(cls.__init__).parameters
-  return cls(**{k: v for k, v in config.items() if k in accepted})
+  parameters = inspect.signature(FAMILIES[family].__init__).parameters
+  return sorted(k for k in parameters if k not in ("self", "name"))
+
+
+def create(family, **config):
+  """Builds a model of `family`; a key that does not apply to it is an
+  error naming it."""
+  keys = config_keys(family)
+  unknown = sorted(set(config) - set(keys))
+  if unknown:
+    raise ValueError(f"{', '.join(unknown)} does not apply to the {family} "
+                     f"family (it takes {', '.join(keys)})")
+  return FAMILIES[family](**config)
