@@ -202,9 +202,9 @@ def parser():
   t.add_argument("flags", nargs=argparse.REMAINDER)
   t.set_defaults(run=cmd_train)
 
-  from tfvrc import codecs, evaluate, plot
+  from tfvrc import classical, evaluate, plot
   evaluate.add_parsers(sub)
-  codecs.add_parsers(sub)
+  classical.add_parsers(sub)
   plot.add_parsers(sub)
   return p
 

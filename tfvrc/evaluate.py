@@ -1,7 +1,7 @@
 """RD evaluation and results files: `tfvrc eval` and `tfvrc bdrate`.
 
 `evaluate_model` codes a set of images with a tfvrc codec at several rates
-through real files (`coding.encode` / `coding.decode`); `codecs.bench` runs the
+through real files (`coding.encode` / `coding.decode`); `classical.bench` runs the
 classical codecs through the same loop (`run_points`). Both give results in
 CompressAI's JSON schema, lists indexed by rate point:
 {"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim-rgb",

@@ -27,7 +27,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, REPO)  # run from a checkout without installing
 
 # pylint: disable=wrong-import-position
-from tfvrc import codecs, evaluate, plot, zoo
+from tfvrc import classical, evaluate, plot, zoo
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data", "../shared/data/kodak", "Folder of test images; "
@@ -36,7 +36,7 @@ flags.DEFINE_string("reference", "../shared/data/rd_reference", "CompressAI's "
                     "published results (its results/image layout).")
 flags.DEFINE_string("model", None, "tfvrc zoo name, weights file or "
                     "SavedModel (default: tfvrc's default model).")
-flags.DEFINE_list("codecs", list(codecs.CODECS), "Classical codecs to run.")
+flags.DEFINE_list("codecs", list(classical.CODECS), "Classical codecs to run.")
 flags.DEFINE_integer("images", None, "Use the first N images (default: all).",
                      lower_bound=1)
 flags.DEFINE_integer("rate_steps", 6, "Rates over the model's rate_range.",
@@ -126,7 +126,7 @@ def main(argv):
 def run():
   out = from_repo(FLAGS.out)
   os.makedirs(out, exist_ok=True)
-  selected = codecs.get(FLAGS.codecs)  # fails now, not after an hour
+  selected = classical.get(FLAGS.codecs)  # fails now, not after an hour
   published = []
   for name, path in PUBLISHED.items():
     curve = evaluate.read_results(os.path.join(from_repo(FLAGS.reference),
@@ -143,7 +143,7 @@ def run():
     if results:
       print(f"{codec.name}: reusing {out}/{codec.name}.json\n")
     else:
-      results, rows = codecs.bench(codec, images, progress=FLAGS.progress)
+      results, rows = classical.bench(codec, images, progress=FLAGS.progress)
       save(out, results, rows)
     benched.append(results)
 
