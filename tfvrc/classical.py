@@ -14,9 +14,8 @@ measures its BPG anchor.
   webp     cwebp / dwebp (Debian webp), -q 0-95, lossy (always 4:2:0), -m 4.
   hevc444  BPG's recipe with ffmpeg + libx265 (Debian ffmpeg): RGB to YCbCr
            BT.601 full range 4:4:4, 8 bit, one intra frame, preset veryslow,
-           -tune ssim (x265's psycho-visual tuning off: 13% BD-rate better
-           in PSNR, as good as -tune psnr, which also drops adaptive
-           quantization), crf sweep, raw HEVC stream without x265's info
+           -tune ssim (x265's psycho-visual tuning off, see
+           experiments/baselines/README.md), crf sweep, raw HEVC stream without x265's info
            SEI; decoded back to RGB PNG with ffmpeg.
   avif     avifenc / avifdec (Debian libavif-bin, libaom), 4:4:4 8 bit full
            range, constant quantizer (--min = --max), speed 6.

@@ -1,24 +1,23 @@
 """`tfc.SignalConv2D`, faster on CPU, with the same weights and outputs.
 
-Two of its steps dominate our coding time on CPU, and both have an exact,
-cheaper equivalent:
+Three of its steps are slow on CPU, and each has an exact, cheaper
+equivalent (experiments/speed/README.md has the measurements):
 
 * An RDFT-parameterized kernel (`tfc.RDFTParameter`, which conditions
-  training better) is rebuilt with `tf.signal.irfft2d` on every call; for a
-  768x512 `compress` with our N=64/M=96 model that was about 45 % of the
-  time (experiments/speed/conv_ops.py times both steps). The inverse RDFT
-  is linear, so `MatrixRDFTParameter` applies it as a fixed [k*k', k*k]
+  training better) is rebuilt with `tf.signal.irfft2d` on every call, a
+  large share of a `compress`. The inverse RDFT is linear, so `MatrixRDFTParameter` applies it as a fixed [k*k', k*k]
   matrix built once from numpy's `irfft2` of unit spectra: the same
   variables (names, shapes, initial values), so every weights file loads
   unchanged.
 * An upsampling convolution (`strides_up`) runs as `conv2d_transpose`,
-  whose CPU kernel is slower than a plain correlation: computed as below,
-  our synthesis's two largest layers take about 0.6x the time (a layer at
-  1/8 scale or less, up to 1.2x; the whole synthesis, 0.7x). Upsampling by s
+  whose CPU kernel is slower than a plain correlation. Upsampling by s
   with a k x k kernel is s*s correlations of the input with sub-kernels
   (every s-th tap), one per output phase: `subpixel_up_convolve` computes
   them as one correlation with s*s times the output channels, then
   interleaves the phases with `depth_to_space`.
+* A correlation with explicit zero padding (tfc's "same_zeros") misses
+  oneDNN's bfloat16 kernels; `tf.pad` then a "VALID" correlation runs on
+  them (and gives the same float32 results).
 
 Outputs equal tfc's up to float rounding (tests/test_signal_conv.py).
 """

@@ -18,9 +18,8 @@ The rate knob of every model here is lambda itself (bpp + lambda * MSE on
   after it are learned (log-linear in lambda between trained points).
 
 Every rate-dependent scale starts near its lambda's own trade-off by default
-(`base.LambdaInit`; "glorot" or "ones" give the papers' initialisations):
-with the original's Keras-default MLPs our MAE still coded 0.67-0.68 bpp over
-its whole 0.0018-0.093 lambda range on Kodak after 1,500 joint steps.
+(`base.LambdaInit`; "glorot" or "ones" give the papers' initialisations,
+which separate the rates slowly: experiments/modulated/README.md).
 
 Training follows the paper: each batch is coded at every trained lambda and
 the RD losses are summed (averaged, which only rescales the gradient);
@@ -125,8 +124,8 @@ class LambdaModulated(LambdaKnob, base.LambdaInit):
     """The modulation at the last analysis GDN scales like a latent gain,
     exp(lambda_log_gain), the demodulation after the first synthesis IGDN
     like its inverse, and the others are one: the scale passes through the
-    GDN pair nearly as through a gain unit (on a trained baseline, scales
-    1/4..2 there moved four Kodak images from 0.53 to 0.16..0.91 bpp)."""
+    GDN pair nearly as through a gain unit (measured in
+    experiments/modulated/README.md)."""
     def log_gain(lmbda):
       return gain.lambda_log_gain(lmbda, reference_lmbda)
     self.modulation[-1].fit_log_scales(self.rate_range, log_gain)
