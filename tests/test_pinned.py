@@ -3,8 +3,10 @@
 `data/pinned/pinned.json` holds, for every shipped model at three rates (its
 lowest, default and highest, or its rate points), the SHA-256 of the payload
 strings `coding.encode` writes for the shipped sample image and of the pixels
-they decode to; `data/pinned/*.tfvrc` are whole files written then, each with
-the SHA-256 of its decoded pixels. A change that alters them must say why, and
+they decode to; `data/pinned/NAME-DIGEST.tfvrc` are whole files a model wrote
+(version-1 files among them), each with the SHA-256 of its decoded pixels:
+they must keep decoding, also after the model is replaced (its retired
+version stays in the zoo). A change that alters the pins must say why, and
 regenerate them with `python tests/test_pinned.py`.
 """
 
@@ -68,17 +70,21 @@ def test_shipped_models_write_and_decode_the_pinned_bitstreams(name, sample):
 def test_files_written_before_decode_to_the_same_pixels(entry):
   with open(os.path.join(PINNED, entry["file"]), "rb") as f:
     data = f.read()
-  codec = zoo.load(coding.read_header(data).model_name)
+  header = coding.read_header(data)
+  codec = zoo.for_file(header.model_name, header.weights_digest)
   decoded = coding.decode(codec, data)
   assert sha256(np.ascontiguousarray(decoded).tobytes()) == entry["pixels"]
 
 
 def write():
-  """Regenerates the pinned data from the current code and zoo."""
+  """Regenerates the model pins from the current code and zoo, and adds a
+  whole file for each zoo model that has none; existing files stay, as the
+  record of what earlier versions wrote."""
   from tfvrc import cli, io  # pylint: disable=import-outside-toplevel
   sample = io.read_image(cli.SAMPLE_IMAGE)
   os.makedirs(PINNED, exist_ok=True)
-  record = dict(models={}, files=[])
+  files = {entry["file"]: entry for entry in pinned()["files"]}
+  record = dict(models={})
   for name in zoo.names():
     codec = zoo.load(name)
     points = []
@@ -86,13 +92,14 @@ def write():
       payload, pixels = payload_and_pixels(codec, sample, rate)
       points.append(dict(rate=rate, payload=payload, pixels=pixels))
     record["models"][name] = dict(digest=codec.digest.hex(), points=points)
-    data = coding.encode(codec, sample[FILE_CROP])
-    file_name = f"{name}.tfvrc"
-    with open(os.path.join(PINNED, file_name), "wb") as f:
-      f.write(data)
-    record["files"].append(dict(
-        file=file_name, pixels=sha256(np.ascontiguousarray(
-            coding.decode(codec, data)).tobytes())))
+    file_name = f"{name.split(zoo.RETIRED)[0]}-{codec.digest.hex()}.tfvrc"
+    if file_name not in files:
+      data = coding.encode(codec, sample[FILE_CROP])
+      with open(os.path.join(PINNED, file_name), "wb") as f:
+        f.write(data)
+      files[file_name] = dict(file=file_name, pixels=sha256(
+          np.ascontiguousarray(coding.decode(codec, data)).tobytes()))
+  record["files"] = sorted(files.values(), key=lambda e: e["file"])
   with open(os.path.join(PINNED, "pinned.json"), "w") as f:
     json.dump(record, f, indent=1)
     f.write("\n")

@@ -27,17 +27,13 @@ def _read(path):
     raise FileNotFoundError(f"no such file: {path}") from None
 
 
-def _codec_for(data, model):
+def _codec_for(data, model, precision):
   """The codec named by --model, or else by the file's header."""
   from tfvrc import coding, zoo
   if model is None:
-    name = coding.read_header(data).model_name
-    if name not in zoo.names():
-      raise ValueError(f"the file was written by model {name!r}, which is not "
-                       "in the zoo; pass --model with its weights or "
-                       "SavedModel")
-    model = name
-  return zoo.load(model)
+    header = coding.read_header(data)
+    return zoo.for_file(header.model_name, header.weights_digest, precision)
+  return zoo.load(model, precision)
 
 
 def _check_output(path, force):
@@ -51,7 +47,7 @@ def cmd_compress(args):
   _check_output(output, args.force)
   from tfvrc import coding, io, metrics, zoo
   image = io.read_image(args.input)
-  codec = zoo.load(args.model)
+  codec = zoo.load(args.model, args.precision)
   if args.target_bpp is None and args.target_psnr is None:
     data = coding.encode(codec, image, args.rate)
   else:
@@ -69,7 +65,7 @@ def cmd_decompress(args):
   _check_output(output, args.force)
   from tfvrc import coding, io
   data = _read(args.input)
-  image = coding.decode(_codec_for(data, args.model), data)
+  image = coding.decode(_codec_for(data, args.model, args.precision), data)
   io.write_image(output, image, force=args.force)
   print(f"{output}: {image.shape[1]}x{image.shape[0]}")
 
@@ -148,6 +144,14 @@ def cmd_train(args):
   app.run(train.main, argv=["tfvrc train"] + args.flags)
 
 
+def add_precision(command):
+  command.add_argument(
+      "--precision", choices=("float32", "bfloat16"), default="float32",
+      help="of the analysis and synthesis transforms (bfloat16: faster on "
+      "CPUs with bfloat16 units, pixels differ slightly; files decode in "
+      "either precision)")
+
+
 def parser():
   p = argparse.ArgumentParser(
       prog="tfvrc", description="Variable-rate learned image compression.")
@@ -166,6 +170,7 @@ def parser():
   target.add_argument("--target-psnr", type=float, help="search the rate for "
                       "the smallest file reaching this PSNR (dB)")
   c.add_argument("--force", action="store_true", help="overwrite OUTPUT")
+  add_precision(c)
   c.set_defaults(run=cmd_compress)
 
   d = sub.add_parser("decompress", help=".tfvrc file -> image")
@@ -173,6 +178,7 @@ def parser():
   d.add_argument("output", nargs="?", help="default: INPUT.png")
   d.add_argument("--model", help="default: the model named in the file")
   d.add_argument("--force", action="store_true", help="overwrite OUTPUT")
+  add_precision(d)
   d.set_defaults(run=cmd_decompress)
 
   i = sub.add_parser("info", help="print a .tfvrc file's header")

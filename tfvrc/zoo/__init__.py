@@ -17,6 +17,7 @@ import os
 import re
 
 import numpy as np
+import tensorflow as tf
 
 from tfvrc import coding
 from tfvrc import models
@@ -32,8 +33,13 @@ DEFAULT_MODEL = "gained-mse"
 BASELINE_MODEL = "hyperprior-mse-q3"
 
 
+# A replaced zoo model stays as "NAME@DIGEST" (its weights digest in hex), so
+# files it wrote still decode (`for_file`).
+RETIRED = "@"
+
+
 def names():
-  """Names of the shipped models."""
+  """Names of the shipped models (retired versions included)."""
   return sorted(f[:-4] for f in os.listdir(ZOO_DIR) if f.endswith(".npz"))
 
 
@@ -221,11 +227,30 @@ def _assign(model, weights, path):
     w.assign(v.astype(np.float32))
 
 
-def load_file(path, name=None):
+# Precisions of the analysis and synthesis transforms when coding.
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+def _create(meta, precision):
+  """The file's model, its analysis and synthesis in `precision` (the hyper
+  transforms and entropy models are float32 in any, so a file decodes with
+  the same tables whatever precision either side used)."""
+  if precision not in PRECISIONS:
+    raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                     f"got {precision!r}")
+  previous = tf.keras.mixed_precision.global_policy()
+  tf.keras.mixed_precision.set_global_policy(PRECISIONS[precision])
+  try:
+    return models.create(meta["family"], **meta["config"])
+  finally:
+    tf.keras.mixed_precision.set_global_policy(previous)
+
+
+def load_file(path, name=None, precision="float32"):
   """The codec a weights file describes, its coders ready: named `name`
   (default: the file's name), its digest that of the file's weights."""
   meta, weights, tables = _read(path)
-  model = models.create(meta["family"], **meta["config"])
+  model = _create(meta, precision)
   _assign(model, weights, path)
   model.build_coders(tables or None)
   return coding.Codec(
@@ -233,17 +258,30 @@ def load_file(path, name=None):
       base.weights_digest(weights.values()), meta)
 
 
-def load(name_or_path=None):
+def for_file(name, digest, precision="float32"):
+  """The zoo codec that wrote a file with this header `name` and `digest`:
+  the current model of that name, or its retired version of that digest."""
+  retired = f"{name}{RETIRED}{bytes(digest).hex()}"
+  if retired in names():
+    return load_file(path_of(retired), name, precision)
+  if name not in names():
+    raise ValueError(f"the file was written by model {name!r}, which is not "
+                     "in the zoo; pass --model with its weights or SavedModel")
+  return load(name, precision)
+
+
+def load(name_or_path=None, precision="float32"):
   """A ready codec: a zoo name (default: DEFAULT_MODEL), a weights file, or a
-  SavedModel folder written by `tfvrc export`."""
+  SavedModel folder written by `tfvrc export` (always float32); `precision`
+  of the analysis and synthesis transforms."""
   name_or_path = name_or_path or DEFAULT_MODEL
   if name_or_path in names():
-    return load_file(path_of(name_or_path), name_or_path)
+    return load_file(path_of(name_or_path), name_or_path, precision)
   if os.path.isdir(name_or_path):
     from tfvrc import export  # pylint: disable=import-outside-toplevel
     return export.SavedModelCodec(name_or_path)
   if os.path.isfile(name_or_path):
-    return load_file(name_or_path)
+    return load_file(name_or_path, precision=precision)
   raise ValueError(f"unknown model {name_or_path!r}: not a zoo name "
                    f"({', '.join(names()) or 'none shipped'}), weights "
                    "file or SavedModel folder")
