@@ -101,3 +101,22 @@ def test_refuses_a_payload_that_does_not_decode(model, sample):
 def test_refuses_arrays_that_are_not_rgb8_images(model, shape, dtype):
   with pytest.raises(ValueError):
     coding.encode(model, np.zeros(shape, dtype))
+
+
+def test_files_decode_in_either_precision(model, sample):
+  """bfloat16 analysis and synthesis: the entropy tables come from the
+  float32 hyper path, so files cross between precisions; pixels differ a
+  little."""
+  from tfvrc import metrics, zoo  # pylint: disable=import-outside-toplevel
+  bfloat16 = zoo.load(precision="bfloat16")
+  assert bfloat16.model.analysis_transform.layers[1].compute_dtype == (
+      "bfloat16")
+  assert all(layer.compute_dtype == "float32" for layer in
+             bfloat16.model.hyperprior_codec.hyper_synthesis.layers)
+  image = sample[:128, :192]
+  for data in (coding.encode(model, image), coding.encode(bfloat16, image)):
+    in_float32 = coding.decode(model, data)
+    in_bfloat16 = coding.decode(bfloat16, data)
+    assert metrics.psnr(in_float32, in_bfloat16) > 35
+    assert abs(metrics.psnr(image, in_bfloat16)
+               - metrics.psnr(image, in_float32)) < 0.5
