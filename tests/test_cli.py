@@ -76,6 +76,8 @@ def test_bad_inputs_to_compress(tmp_path):
        "outside the range"),
       ((cli.SAMPLE_IMAGE, str(tmp_path / "o.tfvrc"), "--model", "nope"),
        "unknown model"),
+      ((cli.SAMPLE_IMAGE, str(tmp_path / "no" / "o.tfvrc")),
+       "does not exist"),
   ]:
     assert_clean_error(run_tfvrc("compress", *args), message)
   assert sorted(os.listdir(tmp_path)) == ["notes.png"]

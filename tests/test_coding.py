@@ -120,3 +120,16 @@ def test_files_decode_in_either_precision(model, sample):
     assert metrics.psnr(in_float32, in_bfloat16) > 35
     assert abs(metrics.psnr(image, in_bfloat16)
                - metrics.psnr(image, in_float32)) < 0.5
+
+
+def test_refuses_a_header_larger_than_max_pixels(model, sample):
+  """The header's size is bounded before anything is allocated."""
+  data = coding.encode(model, sample[:32, :48])
+  header, layers = bitstream.unpack(data)
+  huge = bitstream.pack(dataclasses.replace(header, height=65535,
+                                            width=65535), layers)
+  with pytest.raises(bitstream.BitstreamError, match="more than the 67108864"):
+    coding.decode(model, huge)
+  with pytest.raises(bitstream.BitstreamError, match="more than the 1000"):
+    coding.decode(model, data, max_pixels=1000)
+  assert coding.decode(model, data, max_pixels=32 * 48).shape == (32, 48, 3)

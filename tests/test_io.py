@@ -73,6 +73,17 @@ def test_atomic_write_refuses_to_overwrite(tmp_path):
   assert os.listdir(tmp_path) == ["out.bin"]  # no temporary file left
 
 
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600),
+                                        (0o002, 0o664)])
+def test_atomic_write_respects_the_umask(umask, mode, tmp_path):
+  previous = os.umask(umask)
+  try:
+    io.atomic_write(str(tmp_path / "out.bin"), b"data")
+  finally:
+    os.umask(previous)
+  assert (tmp_path / "out.bin").stat().st_mode & 0o777 == mode
+
+
 def test_write_image_round_trip_and_unknown_extension(tmp_path):
   image = np.random.default_rng(2).integers(0, 256, (7, 9, 3), np.uint8)
   io.write_image(str(tmp_path / "x.png"), image)

@@ -37,9 +37,13 @@ def _codec_for(data, model, precision):
 
 
 def _check_output(path, force):
-  """Fails before any work when the output exists (io re-checks at write)."""
+  """Fails before any work when the output exists or its folder does not
+  (io re-checks at write)."""
   if os.path.exists(path) and not force:
     raise FileExistsError(f"{path} exists (use --force to overwrite)")
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise FileNotFoundError(f"the output folder {folder} does not exist")
 
 
 def cmd_compress(args):
@@ -65,7 +69,8 @@ def cmd_decompress(args):
   _check_output(output, args.force)
   from tfvrc import coding, io
   data = _read(args.input)
-  image = coding.decode(_codec_for(data, args.model, args.precision), data)
+  image = coding.decode(_codec_for(data, args.model, args.precision), data,
+                        args.max_pixels)
   io.write_image(output, image, force=args.force)
   print(f"{output}: {image.shape[1]}x{image.shape[0]}")
 
@@ -178,6 +183,8 @@ def parser():
   d.add_argument("output", nargs="?", help="default: INPUT.png")
   d.add_argument("--model", help="default: the model named in the file")
   d.add_argument("--force", action="store_true", help="overwrite OUTPUT")
+  d.add_argument("--max-pixels", type=int, help="refuse larger images "
+                 "before decoding (default: tfvrc.coding.MAX_PIXELS, 2^26)")
   add_precision(d)
   d.set_defaults(run=cmd_decompress)
 

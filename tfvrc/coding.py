@@ -65,6 +65,11 @@ class Codec:
     return self.model.reconstruct
 
 MAX_SIDE = 65535  # the container stores 16-bit sizes
+# The largest image `decode` accepts by default: the header's size is checked
+# against it before anything is allocated (decoding takes a few hundred bytes
+# of memory per pixel). `decode(..., max_pixels=)` or `tfvrc decompress
+# --max-pixels` raises it.
+MAX_PIXELS = 2 ** 26
 
 
 def check_rate(codec, rate):
@@ -108,10 +113,17 @@ def encode(codec, image, rate=None):
       s if isinstance(s, bytes) else s.numpy()[0] for s in strings]])
 
 
-def decode(codec, data):
-  """Decompresses the bytes of a .tfvrc file into a uint8 (H, W, 3) image."""
+def decode(codec, data, max_pixels=None):
+  """Decompresses the bytes of a .tfvrc file into a uint8 (H, W, 3) image,
+  refusing one of more than `max_pixels` (default MAX_PIXELS)."""
   header, layers = bitstream.unpack(data)
   bitstream.check_model(header, codec.codec_name, codec.digest)
+  max_pixels = max_pixels or MAX_PIXELS
+  if header.height * header.width > max_pixels:
+    raise bitstream.BitstreamError(
+        f"the image is {header.width}x{header.height}, more than the "
+        f"{max_pixels} pixels this decoder accepts (raise max_pixels, or "
+        "--max-pixels, to decode it)")
   if len(layers) != 1:
     raise bitstream.BitstreamError(
         f"{len(layers)} layers, but {codec.codec_name} writes 1")

@@ -15,6 +15,8 @@ import tempfile
 
 import tensorflow as tf
 
+from tfvrc import io
+
 
 class CodecModule(tf.Module):
   """What `tfvrc export` saves."""
@@ -54,6 +56,7 @@ def export(codec, path, force=False):
   module = CodecModule(codec)
   staging = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)),
                              prefix=".tfvrc-export-")
+  os.chmod(staging, 0o777 & ~io.current_umask())  # mkdtemp makes it 0700
   try:
     tf.saved_model.save(module, staging, signatures={
         "compress": module.compress.get_concrete_function(),

@@ -58,6 +58,13 @@ def read_image(path):
     raise ImageError(f"{path} is not a readable image ({e})") from None
 
 
+def current_umask():
+  """The process's umask (reading it means setting it, so set it back)."""
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 def atomic_write(path, data, force=False):
   """Writes bytes via a temporary file and a rename; refuses to overwrite.
 
@@ -73,6 +80,8 @@ def atomic_write(path, data, force=False):
   try:
     with os.fdopen(fd, "wb") as f:
       f.write(data)
+    # mkstemp creates 0600; the file gets what open() would give it.
+    os.chmod(tmp, 0o666 & ~current_umask())
     os.replace(tmp, path)
   except BaseException:
     os.unlink(tmp)
