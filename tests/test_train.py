@@ -163,6 +163,18 @@ def test_a_flag_that_does_not_apply_is_refused(model, flag, tmp_path,
                    f"--data={image_folder(tmp_path / 'images')}")
 
 
+def test_a_checkpoint_of_another_model_is_refused(tmp_path, run_in_process):
+  """Keras would restore the variables that match and keep the others; a
+  resumed run must have them all."""
+  images = image_folder(tmp_path / "images")
+  common = [*TINY, f"--data={images}", "--steps_per_epoch=2",
+            "--checkpoint_every=2", f"--out={tmp_path / 'run'}"]
+  run_in_process(*common, "--model=gained", "--lmbdas=0.001,0.01",
+                 "--steps=2")
+  with pytest.raises(app.UsageError, match="does not fit this model"):
+    run_in_process(*common, "--steps=4")
+
+
 def test_trains_a_gained_asymmetric_model(tmp_path, run_in_process):
   """The family flags reach the model; its weights file rebuilds it."""
   run_in_process(*TINY, f"--data={image_folder(tmp_path / 'images')}",

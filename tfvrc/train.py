@@ -124,14 +124,36 @@ def learning_rate():
       boundaries, values)
 
 
+def backup_checkpoint(backup_dir):
+  """The last BackupAndRestore checkpoint (None without one); Keras keeps
+  the one every worker restores from in `chief`."""
+  return tf.train.latest_checkpoint(os.path.join(backup_dir, "chief"))
+
+
 def backed_up_step(backup_dir):
   """Steps done at the last BackupAndRestore checkpoint (0 without one)."""
-  # Keras keeps the checkpoint every worker restores from in `chief`.
-  path = tf.train.latest_checkpoint(os.path.join(backup_dir, "chief"))
+  path = backup_checkpoint(backup_dir)
   if path is None:
     return 0
   return int(tf.train.load_checkpoint(path).get_tensor(
       "train_counter/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def check_backup_fits(model, backup_dir):
+  """Refuses a checkpoint that lacks any of the model's variables (another
+  model, other flags, or a tfvrc version whose models were structured
+  otherwise), which Keras would restore in part and without an error."""
+  path = backup_checkpoint(backup_dir)
+  if path is None:
+    return
+  try:
+    tf.train.Checkpoint(model=model).read(path).assert_existing_objects_matched()
+  except AssertionError as e:
+    raise app.UsageError(
+        f"the checkpoint in {backup_dir} does not fit this model "
+        f"({str(e).splitlines()[0][:200]}); resume it with the flags and tfvrc "
+        "version that wrote it, or start from its weights.npz with "
+        "--init_from in a new --out") from None
 
 
 def save_weights(model, path):
@@ -285,6 +307,7 @@ def train():
 
   with strategy.scope():
     model = create_model()
+    check_backup_fits(model, backup_dir)
 
   os.makedirs(FLAGS.out, exist_ok=True)
   weights_path = os.path.join(FLAGS.out, "weights.npz")
