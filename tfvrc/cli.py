@@ -100,7 +100,9 @@ def cmd_models(args):
     params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     lo, hi = model.rate_range
     size = os.path.getsize(zoo.path_of(name)) / 2 ** 20
-    default = " (default)" if name == zoo.DEFAULT_MODEL else ""
+    default = (" (default)" if name == zoo.DEFAULT_MODEL else
+               " (retired: decodes the files it wrote)" if zoo.RETIRED in name
+               else "")
     points = (" rate_points=[" + ", ".join(f"{p:g}" for p in model.rate_points)
               + "]" if model.rate_points else "")
     print(f"{name}{default}: family={meta['family']} rate_range=[{lo:g}, "

@@ -42,6 +42,14 @@ class LatentCodec(tf.keras.layers.Layer):
     return {}
 
 
+def unwrapped(codec, cls):
+  """The first codec of type `cls` in `codec` and the codecs it wraps
+  (`inner`), e.g. the hyperprior inside a gain wrapper."""
+  while not isinstance(codec, cls):
+    codec = codec.inner
+  return codec
+
+
 def prefixed(tables, prefix):
   """`tables` with every key prefixed, to nest a codec's tables."""
   return {f"{prefix}{k}": v for k, v in tables.items()}

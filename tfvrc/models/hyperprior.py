@@ -52,18 +52,15 @@ class MeanScaleHyperprior(vae.VAE):
   @property
   def hyperprior_codec(self):
     """The `HyperpriorCodec` inside `latent_codec`."""
-    codec = self.latent_codec
-    while not isinstance(codec, latent_codecs.HyperpriorCodec):
-      codec = codec.inner
-    return codec
+    return latent_codecs.unwrapped(self.latent_codec,
+                                   latent_codecs.HyperpriorCodec)
 
   def legacy_components(self):
     """The parts whose weights positional (pre-name-keyed) weights files
     hold, in their order."""
     codec = self.hyperprior_codec
-    bottleneck = codec.side
-    while not isinstance(bottleneck, latent_codecs.EntropyBottleneck):
-      bottleneck = bottleneck.inner
+    bottleneck = latent_codecs.unwrapped(codec.side,
+                                         latent_codecs.EntropyBottleneck)
     return [self.analysis_transform, self.synthesis_transform,
             codec.hyper_analysis, codec.hyper_synthesis, bottleneck.prior]
 
