@@ -1,5 +1,5 @@
-"""The `tfvrc` command: compress, decompress, info, models, demo, export, train,
-eval, bench, plot and bdrate.
+"""The `tfvrc` command: compress, decompress, compress-dir, decompress-dir,
+info, models, demo, export, train, eval, bench, plot and bdrate.
 
 Every failure the user can cause (missing or unreadable input, a corrupt or
 foreign bitstream, a rate out of range, an output that exists) ends with one
@@ -73,6 +73,39 @@ def cmd_decompress(args):
                         args.max_pixels)
   io.write_image(output, image, force=args.force)
   print(f"{output}: {image.shape[1]}x{image.shape[0]}")
+
+
+def cmd_compress_dir(args):
+  from tfvrc import folders, zoo
+  codec = zoo.load(args.model, args.precision)
+  _report(folders.compress_dir(codec, args.input, args.output, args.rate,
+                               progress=not args.quiet), "compressed")
+
+
+def cmd_decompress_dir(args):
+  import functools
+  from tfvrc import coding, folders, zoo
+
+  @functools.lru_cache(maxsize=None)
+  def load(name, digest):
+    if args.model:
+      return zoo.load(args.model, args.precision)
+    return zoo.for_file(name, digest, args.precision)
+
+  def codec_for(data):
+    header = coding.read_header(data)
+    return load(header.model_name, header.weights_digest)
+
+  _report(folders.decompress_dir(codec_for, args.input, args.output,
+                                 progress=not args.quiet), "decompressed")
+
+
+def _report(summary, verb):
+  """Prints the summary; an error (exit 1) if any file failed."""
+  print(summary.line(verb))
+  if summary.failed:
+    raise ValueError(f"{len(summary.failed)} file(s) failed, first "
+                     f"{summary.failed[0][0]}: {summary.failed[0][1]}")
 
 
 def cmd_info(args):
@@ -189,6 +222,25 @@ def parser():
                  "before decoding (default: tfvrc.coding.MAX_PIXELS, 2^26)")
   add_precision(d)
   d.set_defaults(run=cmd_decompress)
+
+  cd = sub.add_parser("compress-dir", help="every image under a folder -> "
+                      ".tfvrc files under another (resumable)")
+  cd.add_argument("input")
+  cd.add_argument("output")
+  cd.add_argument("--model", help="default: the built-in default")
+  cd.add_argument("--rate", type=float, help="default: the model's default")
+  cd.add_argument("--quiet", action="store_true", help="no progress bar")
+  add_precision(cd)
+  cd.set_defaults(run=cmd_compress_dir)
+
+  dd = sub.add_parser("decompress-dir", help="every .tfvrc file under a "
+                      "folder -> PNGs under another (resumable)")
+  dd.add_argument("input")
+  dd.add_argument("output")
+  dd.add_argument("--model", help="default: the model named in each file")
+  dd.add_argument("--quiet", action="store_true", help="no progress bar")
+  add_precision(dd)
+  dd.set_defaults(run=cmd_decompress_dir)
 
   i = sub.add_parser("info", help="print a .tfvrc file's header")
   i.add_argument("file")
