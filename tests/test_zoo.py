@@ -25,20 +25,23 @@ def test_published_tables_equal_tables_rebuilt_from_the_weights(model):
     np.testing.assert_array_equal(shipped[key], value)
 
 
-def test_save_and_load_round_trip(model, tmp_path):
-  """The default model is a positional (legacy) file: saved keyed by name
-  and loaded back, it keeps its weights, tables and digest."""
-  zoo.save(model.model, str(tmp_path / "copy"), steps=7, notes="test",
-           tables=model.model.coder_tables())
+def test_save_and_load_round_trip(baseline, tmp_path):
+  """The shipped baseline is a positional (legacy) file: saved keyed by name
+  and loaded back, it keeps its weights and tables, and its digest is that of
+  its weights in model order."""
+  with np.load(zoo.path_of(zoo.BASELINE_MODEL)) as f:
+    assert "w000" in f.files
+  zoo.save(baseline.model, str(tmp_path / "copy"), steps=7, notes="test",
+           tables=baseline.model.coder_tables())
   with np.load(str(tmp_path / "copy.npz")) as f:
     assert all(k.startswith(("w/", "table_")) or k == "meta" for k in f.files)
     assert "w/analysis/layer_0/kernel_real" in f.files
   loaded = zoo.load(str(tmp_path / "copy.npz"))
   assert loaded.codec_name == "copy"
   assert loaded.meta["steps"] == 7
-  assert loaded.digest == model.model.weights_digest()
+  assert loaded.digest == baseline.model.weights_digest()
   for a, b in zip(loaded.model.trainable_weights,
-                  model.model.trainable_weights):
+                  baseline.model.trainable_weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
