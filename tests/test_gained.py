@@ -114,6 +114,7 @@ def test_default_model_spans_015_to_1_bpp_on_kodak(model, kodak):
   assert mean_bpp[0] <= 0.15 and mean_bpp[1] >= 1.0, mean_bpp
 
 
+@pytest.mark.slow  # about a hundred codings of Kodak images
 def test_target_bpp_is_never_exceeded_on_kodak(model, kodak):
   for path in kodak[:4]:
     image = io.read_image(path)

@@ -232,7 +232,11 @@ FAMILY_FLAGS = {
 }
 
 
-@pytest.mark.parametrize("family", sorted(FAMILY_FLAGS))
+# The default family and the baseline in the default run; the others (a
+# minute each) with `pytest -m slow`.
+@pytest.mark.parametrize("family", [
+    f if f in ("gained", "hyperprior") else pytest.param(
+        f, marks=pytest.mark.slow) for f in sorted(FAMILY_FLAGS)])
 def test_bfloat16_training_gives_a_model_that_round_trips(family, tmp_path):
   """bfloat16 training of every family (own process: the precision policy
   is global); the written model codes in float32, bit-exactly."""
