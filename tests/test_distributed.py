@@ -31,10 +31,11 @@ def assert_same(a, b):
 
 
 def assert_written_weights(out, weights):
-  """OUT/weights.npz is after all the steps and holds `weights` (float16)."""
+  """OUT/weights.npz is after all the steps and holds `weights` (float16,
+  model order, which is the order the file stores them in)."""
   assert zoo.read_meta(out / "weights.npz")["steps"] == 4
   with np.load(out / "weights.npz") as f:
-    assert_same([f[k] for k in sorted(f.files) if k.startswith("w")],
+    assert_same([f[k] for k in f.files if k.startswith(zoo.KEY_PREFIX)],
                 [w.astype(np.float16) for w in weights])
 
 
