@@ -86,15 +86,16 @@ def cmd_decompress_dir(args):
   import functools
   from tfvrc import coding, folders, zoo
 
-  @functools.lru_cache(maxsize=None)
-  def load(name, digest):
-    if args.model:
-      return zoo.load(args.model, args.precision)
-    return zoo.for_file(name, digest, args.precision)
+  if args.model:  # one codec for every file
+    codec = zoo.load(args.model, args.precision)
+    codec_for = lambda data: codec  # pylint: disable=unnecessary-lambda-assignment
+  else:  # each file's own model, loaded once per (name, digest)
+    load = functools.lru_cache(maxsize=None)(
+        lambda name, digest: zoo.for_file(name, digest, args.precision))
 
-  def codec_for(data):
-    header = coding.read_header(data)
-    return load(header.model_name, header.weights_digest)
+    def codec_for(data):
+      header = coding.read_header(data)
+      return load(header.model_name, header.weights_digest)
 
   _report(folders.decompress_dir(codec_for, args.input, args.output,
                                  progress=not args.quiet), "decompressed")
