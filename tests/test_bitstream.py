@@ -47,11 +47,13 @@ def raw_v2(name=NAME, digest=DIGEST, rate=0.5, height=480, width=640,
   head = b"TFVR" + struct.pack(">BB", version, len(name)) + name
   head += digest + struct.pack(">fHHH", rate, height, width, num_layers)
   data = head + struct.pack(">I", zlib.crc32(head))
+  crc = 0  # each layer's CRC starts from the previous one's
   for layer in layers:
     body = struct.pack(">H", len(layer))
     for string in layer:
       body += struct.pack(">I", len(string)) + string
-    data += body + struct.pack(">I", zlib.crc32(body))
+    crc = zlib.crc32(body, crc)
+    data += body + struct.pack(">I", crc)
   return data
 
 
@@ -154,6 +156,21 @@ def test_pack_accepts_bytes_like_strings_and_tuples():
 
 def test_pack_writes_the_documented_layout():
   assert bitstream.pack(HEADER3, LAYERS) == raw_v2(layers=LAYERS)
+
+
+def test_a_layer_out_of_place_is_refused():
+  """Layer 2 without layer 1 (or layers swapped) fails its chained CRC."""
+  data = bitstream.pack(HEADER3, LAYERS)
+  (_, end_1), (_, end_2), _ = layer_bounds(LAYERS)
+  head = bitstream.pack(dataclasses.replace(HEADER3, num_layers=1),
+                        LAYERS[:1])[:HEADER_SIZE]
+  with pytest.raises(BitstreamError, match="layer 1 of 1 is corrupt"):
+    bitstream.unpack(head + data[end_1:end_2])
+  swapped = data[:HEADER_SIZE] + data[end_1:end_2] + data[HEADER_SIZE:end_1]
+  with pytest.raises(BitstreamError, match="layer 1 of 2 is corrupt"):
+    bitstream.unpack(bitstream.pack(dataclasses.replace(HEADER3, num_layers=2),
+                                    LAYERS[:2])[:HEADER_SIZE] + swapped[
+                                        HEADER_SIZE:])
 
 
 def test_unpack_reads_an_independently_built_stream():
@@ -382,7 +399,7 @@ def test_flipped_layer_byte_fails_that_layers_checksum(number):
   for position in [*payloads, end - 4, end - 1]:
     with pytest.raises(
         BitstreamError,
-        match=rf"^layer {number} of 3 is corrupt \(checksum mismatch\)$"):
+        match=rf"^layer {number} of 3 is corrupt \(checksum mismatch\)"):
       bitstream.unpack(flipped(data, position))
 
 

@@ -13,7 +13,9 @@ the header or to one layer.
   | CRC32 u32 of all the header bytes before it
   then num_layers layers, each:
   num_strings u16 | num_strings x (length u32 | bytes)
-  | CRC32 u32 of the layer's bytes before it (from its num_strings on)
+  | CRC32 u32 of the layer's bytes before it (from its num_strings on),
+    started from the previous layer's CRC32 (0 for layer 1), so a layer
+    moved to another place or file fails its check
   and nothing after the last layer.
 
 Version 1, flat (read only): one list of strings and one checksum. It comes
@@ -93,8 +95,10 @@ def pack(header: Header, layers: Sequence[Sequence[bytes]]) -> bytes:
       _FIELDS.pack(header.weights_digest, rate, header.height, header.width,
                    header.num_layers)])
   parts = [head, _U32.pack(zlib.crc32(head))]
-  parts += [_packed_layer(number, layer)
-            for number, layer in enumerate(layers, start=1)]
+  crc = 0
+  for number, layer in enumerate(layers, start=1):
+    packed, crc = _packed_layer(number, layer, crc)
+    parts.append(packed)
   return b"".join(parts)
 
 
@@ -146,8 +150,9 @@ def check_model(header: Header, model_name: str, weights_digest: bytes) -> None:
         f"{weights_digest.hex()})")
 
 
-def _packed_layer(number, layer):
-  """Layer `number` (from 1) as num_strings, the strings and its CRC32."""
+def _packed_layer(number, layer, previous_crc):
+  """Layer `number` (from 1) as num_strings, the strings and its CRC32
+  (chained from `previous_crc`), and that CRC32."""
   if isinstance(layer, _BYTES_LIKE) or not isinstance(layer, Sequence):
     raise ValueError(f"layer {number} must be a sequence of strings, "
                      f"got {type(layer).__name__}")
@@ -163,15 +168,18 @@ def _packed_layer(number, layer):
                  0, MAX_STRING_BYTES)
     parts += [_U32.pack(len(payload)), payload]
   body = b"".join(parts)
-  return body + _U32.pack(zlib.crc32(body))
+  crc = zlib.crc32(body, previous_crc)
+  return body + _U32.pack(crc), crc
 
 
 def _unpack_v2(data):
   """`unpack` for version 2: the header, then each layer in turn."""
   header, offset = _v2_header(data)
   layers = []  # grows one checked layer at a time, never by num_layers
+  crc = 0
   for number in range(1, header.num_layers + 1):
-    strings, offset = _v2_layer(data, offset, number, header.num_layers)
+    strings, offset, crc = _v2_layer(data, offset, number, header.num_layers,
+                                     crc)
     layers.append(strings)
   if offset < len(data):
     raise BitstreamError(f"{len(data) - offset} unexpected bytes after the "
@@ -198,9 +206,10 @@ def _v2_header(data):
   return header, crc_start + _U32.size
 
 
-def _v2_layer(data, offset, number, count):
+def _v2_layer(data, offset, number, count, previous_crc):
   """The strings of layer `number` of `count` starting at `offset`, checked
-  against its CRC32, and the offset just past it."""
+  against its CRC32 (chained from `previous_crc`), the offset just past it
+  and that CRC32."""
   def truncated(detail):
     return BitstreamError(f"truncated: the file ends inside layer {number} of "
                           f"{count} ({detail})")
@@ -230,10 +239,13 @@ def _v2_layer(data, offset, number, count):
   if offset + _U32.size > len(data):
     raise truncated("in its checksum")
   (stored,) = _U32.unpack_from(data, offset)
-  if stored != zlib.crc32(memoryview(data)[start:offset]):
-    raise BitstreamError(f"layer {number} of {count} is corrupt (checksum "
-                         f"mismatch)")
-  return [data[begin:end] for begin, end in spans], offset + _U32.size
+  if stored != zlib.crc32(memoryview(data)[start:offset], previous_crc):
+    raise BitstreamError(
+        f"layer {number} of {count} is corrupt (checksum mismatch)"
+        + ("" if number == 1 else
+           ", or not the layer that follows layer " f"{number - 1}"))
+  return ([data[begin:end] for begin, end in spans], offset + _U32.size,
+          stored)
 
 
 def _unpack_v1(data):
