@@ -1,5 +1,5 @@
 """The `tfvrc` command: compress, decompress, compress-dir, decompress-dir,
-info, models, demo, export, train, eval, bench, plot and bdrate.
+truncate, info, models, demo, export, train, eval, bench, plot and bdrate.
 
 Every failure the user can cause (missing or unreadable input, a corrupt or
 foreign bitstream, a rate out of range, an output that exists) ends with one
@@ -70,7 +70,7 @@ def cmd_decompress(args):
   from tfvrc import coding, io
   data = _read(args.input)
   image = coding.decode(_codec_for(data, args.model, args.precision), data,
-                        args.max_pixels)
+                        args.max_pixels, args.layers)
   io.write_image(output, image, force=args.force)
   print(f"{output}: {image.shape[1]}x{image.shape[0]}")
 
@@ -107,6 +107,14 @@ def _report(summary, verb):
   if summary.failed:
     raise ValueError(f"{len(summary.failed)} file(s) failed, first "
                      f"{summary.failed[0][0]}: {summary.failed[0][1]}")
+
+
+def cmd_truncate(args):
+  _check_output(args.output, args.force)
+  from tfvrc import bitstream, io
+  data = bitstream.truncate_layers(_read(args.input), args.layers)
+  io.atomic_write(args.output, data, force=args.force)
+  print(f"{args.output}: {len(data)} bytes, {args.layers} layer(s)")
 
 
 def cmd_info(args):
@@ -221,6 +229,8 @@ def parser():
   d.add_argument("--force", action="store_true", help="overwrite OUTPUT")
   d.add_argument("--max-pixels", type=int, help="refuse larger images "
                  "before decoding (default: tfvrc.coding.MAX_PIXELS, 2^26)")
+  d.add_argument("--layers", type=int, help="of a layered file: decode only "
+                 "its first LAYERS layers (default: all it holds)")
   add_precision(d)
   d.set_defaults(run=cmd_decompress)
 
@@ -242,6 +252,14 @@ def parser():
   dd.add_argument("--quiet", action="store_true", help="no progress bar")
   add_precision(dd)
   dd.set_defaults(run=cmd_decompress_dir)
+
+  tr = sub.add_parser("truncate", help="a layered .tfvrc file -> a smaller "
+                      "valid file of its first layers (no TensorFlow)")
+  tr.add_argument("input")
+  tr.add_argument("output")
+  tr.add_argument("--layers", type=int, required=True)
+  tr.add_argument("--force", action="store_true", help="overwrite OUTPUT")
+  tr.set_defaults(run=cmd_truncate)
 
   i = sub.add_parser("info", help="print a .tfvrc file's header")
   i.add_argument("file")

@@ -51,6 +51,10 @@ class Codec:
     return self.model.graph_coding
 
   @property
+  def max_layers(self):
+    return self.model.max_layers
+
+  @property
   def compress(self):
     return self.model.compress
 
@@ -105,18 +109,36 @@ def encode(codec, image, rate=None):
   """Compresses a uint8 (H, W, 3) image into the bytes of a .tfvrc file."""
   image = check_image(image)
   rate = check_rate(codec, rate)
-  strings = codec.compress(tf.constant(image), tf.constant(rate, tf.float32))
+  strings = [s if isinstance(s, bytes) else s.numpy()[0]
+             for s in codec.compress(tf.constant(image),
+                                     tf.constant(rate, tf.float32))]
+  # A layered codec returns num_strings strings per layer it coded.
+  per_layer = codec.num_strings
+  layers = [strings[i:i + per_layer] for i in range(0, len(strings),
+                                                    per_layer)]
   header = bitstream.Header(
       model_name=codec.codec_name, weights_digest=codec.digest, rate=rate,
-      height=image.shape[0], width=image.shape[1], num_layers=1)
-  return bitstream.pack(header, [[
-      s if isinstance(s, bytes) else s.numpy()[0] for s in strings]])
+      height=image.shape[0], width=image.shape[1], num_layers=len(layers))
+  return bitstream.pack(header, layers)
 
 
-def decode(codec, data, max_pixels=None):
+def check_layers(header, layers):
+  """`layers` (None: all the file holds) as an int in 1..num_layers."""
+  count = header.num_layers
+  if layers is None:
+    return count
+  if not 1 <= layers <= count:
+    raise ValueError(f"cannot decode {layers} layers: the file holds {count} "
+                     f"layer{'' if count == 1 else 's'} (1..{count})")
+  return layers
+
+
+def decode(codec, data, max_pixels=None, layers=None):
   """Decompresses the bytes of a .tfvrc file into a uint8 (H, W, 3) image,
-  refusing one of more than `max_pixels` (default MAX_PIXELS)."""
-  header, layers = bitstream.unpack(data)
+  refusing one of more than `max_pixels` (default MAX_PIXELS); of a layered
+  file, its first `layers` layers (default: all)."""
+  header, file_layers = bitstream.unpack(data)
+  layers = file_layers[:check_layers(header, layers)]
   bitstream.check_model(header, codec.codec_name, codec.digest)
   max_pixels = max_pixels or MAX_PIXELS
   if header.height * header.width > max_pixels:
@@ -124,19 +146,24 @@ def decode(codec, data, max_pixels=None):
         f"the image is {header.width}x{header.height}, more than the "
         f"{max_pixels} pixels this decoder accepts (raise max_pixels, or "
         "--max-pixels, to decode it)")
-  if len(layers) != 1:
+  max_layers = getattr(codec, "max_layers", 1)
+  if len(layers) > max_layers:
     raise bitstream.BitstreamError(
-        f"{len(layers)} layers, but {codec.codec_name} writes 1")
-  (strings,) = layers
-  if len(strings) != codec.num_strings:
-    raise bitstream.BitstreamError(
-        f"{len(strings)} payload strings, but {codec.codec_name} writes "
-        f"{codec.num_strings}")
+        f"{len(layers)} layers, but {codec.codec_name} writes at most "
+        f"{max_layers}")
+  for number, strings in enumerate(layers, 1):
+    if len(strings) != codec.num_strings:
+      raise bitstream.BitstreamError(
+          f"{len(strings)} payload strings in layer {number}, but "
+          f"{codec.codec_name} writes {codec.num_strings}")
   check_rate(codec, header.rate)
+  # A layered codec's rate is the number of layers it decodes.
+  rate = len(layers) if max_layers > 1 else header.rate
+  strings = [s for layer in layers for s in layer]
   try:
     image = codec.decompress(
         tf.constant([header.height, header.width], tf.int32),
-        tf.constant(header.rate, tf.float32),
+        tf.constant(rate, tf.float32),
         *[tf.constant([s]) if codec.graph_coding else s for s in strings])
   except tf.errors.InvalidArgumentError as e:
     reason = ("the range decoder's sanity check failed"

@@ -18,11 +18,17 @@ SCALE_MAX = 256.
 NUM_SCALES = 64
 
 
+_LOG_STEP = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (NUM_SCALES - 1)
+
+
 def scale_fn(index):
   """Maps a (float) scale index in [0, NUM_SCALES - 1] to a Gaussian scale."""
-  offset = math.log(SCALE_MIN)
-  factor = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (NUM_SCALES - 1)
-  return tf.math.exp(offset + factor * index)
+  return tf.math.exp(math.log(SCALE_MIN) + _LOG_STEP * index)
+
+
+def scale_index(scale):
+  """The inverse of `scale_fn`: the float index of a scale."""
+  return (tf.math.log(scale) - math.log(SCALE_MIN)) / _LOG_STEP
 
 
 class GaussianConditional(tf.Module):

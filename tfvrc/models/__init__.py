@@ -7,10 +7,11 @@ from tfvrc.models.hyperprior import MeanScaleHyperprior
 from tfvrc.models.modulated import ModulatedFactorized
 from tfvrc.models.modulated import ModulatedHyperprior
 from tfvrc.models.modulated import ScaledBottleneck
+from tfvrc.models.scalable_rnn import ScalableRNN
 
 FAMILIES = {cls.family: cls for cls in (
     MeanScaleHyperprior, GainedHyperprior, ModulatedHyperprior,
-    ModulatedFactorized, ScaledBottleneck)}
+    ModulatedFactorized, ScaledBottleneck, ScalableRNN)}
 
 
 def config_keys(family):

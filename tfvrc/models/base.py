@@ -35,6 +35,9 @@ class CompressionModel(tf.keras.Model):
     # The model's own inputs (image, rate) stay float32 under a
     # mixed-precision policy; its transforms compute in the policy's type.
     super().__init__(name=name or self.family, dtype="float32")
+    if not self.graph_coding:  # coded from Python: see `graph_coding`
+      self.compress, self.decompress = self._compress, self._decompress
+      return
     self.compress = tf.function(
         self._compress, input_signature=[IMAGE_SPEC, RATE_SPEC])
     self.decompress = tf.function(
@@ -137,9 +140,14 @@ class CompressionModel(tf.keras.Model):
   # --- Coding --------------------------------------------------------------
 
   # Whether `compress` / `decompress` are all graph ops (tfc's range coders),
-  # so that they trace into a SavedModel; a family whose coder runs eagerly
-  # in Python sets False, and its strings are bytes.
+  # so that they trace into a SavedModel; a family whose coding is driven
+  # from Python sets False, and its strings are bytes.
   graph_coding = True
+
+  # Layers a file holds at most: a layered family's `compress` returns
+  # `num_strings` strings per layer it codes, and any prefix of the layers
+  # decodes (its rate knob is then the number of layers).
+  max_layers = 1
 
   def build_coders(self, tables=None):
     """Builds the range coders from the current weights (eagerly), or from

@@ -1,0 +1,279 @@
+"""Scalable RNN-hyperprior coder (Su, Cheng, Sun, Katto, ICIP 2020).
+
+K residual iterations share one set of ConvLSTM stacks (`layers.recurrent`).
+Iteration k codes what the previous ones left: y_k = E(x - sum_{j<k} x~_j),
+a hyper-latent z_k = HE(|y_k|) under its own factorized prior, and y_k under
+a zero-mean Gaussian whose scales the hyper-synthesis HD predicts; the
+reconstruction after k layers is 0.5 + sum_{j<=k} D(y^_j) (on 0..1). E, HE,
+HD and D carry their LSTM state from one iteration to the next.
+
+The rate knob is the number of layers, 1..K. A file holds one layer (y's and
+z's strings) per iteration, and any prefix of its layers decodes
+(`bitstream.truncate_layers`): the decoder needs only the states it builds
+itself. For that to be exact, the encoder runs the decoder's own step
+functions (`_hyper_steps`, `_decode_step`), float32 with fixed signatures, on
+what it has just coded, so its k-th reconstruction is the decoder's, bit for
+bit. Coding is driven from Python (`graph_coding` False).
+
+Loss, as the original's: the sum over prefixes k of their RD cost,
+lambda_k * MSE_k + sum_{j<=k} bpp_j, so layer j's rate counts K - j + 1 times
+and every prefix is trained to be a good image on its own.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+from tfvrc import entropy
+from tfvrc import latent_codecs
+from tfvrc.entropy import gaussian
+from tfvrc.latent_codecs import base as codec_base
+from tfvrc.layers import recurrent
+from tfvrc.models import base
+
+# E and HE downsample 64x in all: inputs are padded to a multiple of it.
+PAD_MULTIPLE = 64
+LATENT_FACTOR = 16  # y is 16x smaller than the (padded) image
+
+
+def pad(x):
+  """x (centred, -0.5..0.5) padded at the bottom and right with zeros (mid
+  grey) to a multiple of PAD_MULTIPLE."""
+  shape = tf.shape(x)
+  extra = -shape[1:3] % PAD_MULTIPLE
+  return tf.pad(x, [[0, 0], [0, extra[0]], [0, extra[1]], [0, 0]])
+
+
+def gaussian_parameters(sigma):
+  """GaussianConditional's parameters (mean 0, scale index) for the
+  hyper-synthesis output used as the scale directly, lower-bounded at the
+  scale table's first entry as tfc 1.x's GaussianConditional did."""
+  index = gaussian.scale_index(tfc.lower_bound(sigma, gaussian.SCALE_MIN))
+  return tf.concat([tf.zeros_like(index), index], axis=-1)
+
+
+class ScalableRNN(base.CompressionModel):
+  """Scalable RNN-hyperprior coder: one file of K layers, any prefix decodes
+  (Su et al. 2020)."""
+
+  family = "scalable_rnn"
+  num_strings = 2  # per layer: y's, then z's
+  graph_coding = False
+
+  def __init__(self, lmbdas=(0.01, 0.02, 0.04, 0.08), num_filters=32,
+               latent_depth=128, name=None):
+    super().__init__(name=name)
+    self.lmbdas = [float(l) for l in lmbdas]
+    if list(self.lmbdas) != sorted(self.lmbdas) or not self.lmbdas:
+      raise ValueError(f"lmbdas must be increasing, got {self.lmbdas}")
+    self.max_layers = len(self.lmbdas)
+    self.num_filters = num_filters
+    self.latent_depth = latent_depth
+    self.analysis_stack = recurrent.analysis_stack(num_filters, latent_depth)
+    self.hyper_analysis_stack = recurrent.hyper_analysis_stack(num_filters)
+    self.hyper_synthesis_stack = recurrent.hyper_synthesis_stack(
+        num_filters, latent_depth)
+    self.synthesis_stack = recurrent.synthesis_stack(num_filters)
+    self.side_codecs = [latent_codecs.EntropyBottleneck(
+        num_filters, name=f"side_{k}") for k in range(self.max_layers)]
+    self._iterate(tf.zeros([1, PAD_MULTIPLE, PAD_MULTIPLE, 3]), layers=1,
+                  mode="noisy")  # builds every variable
+
+  def get_config(self):
+    return dict(lmbdas=self.lmbdas, num_filters=self.num_filters,
+                latent_depth=self.latent_depth)
+
+  # --- The rate knob: the number of layers --------------------------------
+
+  @property
+  def rate_range(self):
+    return (1., float(self.max_layers))
+
+  @property
+  def rate_points(self):
+    return [float(k) for k in range(1, self.max_layers + 1)]
+
+  def lmbda(self, rate):
+    return tf.gather(self.lmbdas, tf.cast(rate, tf.int32) - 1)
+
+  def sample_rates(self, batch_size):
+    """Training always runs every layer (the loss covers every prefix)."""
+    return tf.fill([batch_size], float(self.max_layers))
+
+  # --- Training and estimates ----------------------------------------------
+
+  def _initial_states(self, x):
+    """Zero LSTM states of (E, HE, HD, D) for the padded input x."""
+    batch, height, width = tf.unstack(tf.shape(x)[:3])
+    y_h, y_w = height // LATENT_FACTOR, width // LATENT_FACTOR
+    return (self.analysis_stack.initial_state(batch, height, width),
+            self.hyper_analysis_stack.initial_state(batch, y_h, y_w),
+            self.hyper_synthesis_stack.initial_state(batch, y_h // 4, y_w // 4),
+            self.synthesis_stack.initial_state(batch, y_h, y_w))
+
+  def _iterate(self, x, layers, mode):
+    """Runs `layers` iterations on a float batch (0..255): per layer, the
+    reconstruction after it (0..255, cropped) and its bits per image.
+    `mode`: "noisy" (training), "estimate" or "quantized" (as coded)."""
+    height, width = tf.shape(x)[1], tf.shape(x)[2]
+    residual = pad(x / 255. - .5)
+    s_a, s_ha, s_hs, s_s = self._initial_states(residual)
+    total = tf.zeros_like(residual)
+    reconstructions, bits = [], []
+    for k in range(layers):
+      y, s_a = self.analysis_stack(residual, s_a)
+      z, s_ha = self.hyper_analysis_stack(tf.abs(y), s_ha)
+      side = self.side_codecs[k]
+      if mode == "quantized":
+        z_hat, side_bits = side.quantized_forward(z, None)
+      else:
+        z_hat, side_bits = side.forward(z, None, mode == "noisy")
+      sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
+      conditional = (self.coder if mode == "quantized"
+                     else entropy.GaussianConditional(compression=False))
+      y_hat, y_bits = conditional(y, gaussian_parameters(sigma),
+                                  training=mode == "noisy")
+      x_tilde, s_s = self.synthesis_stack(y_hat, s_s)
+      residual -= x_tilde
+      total += x_tilde
+      reconstructions.append(255. * (.5 + total[:, :height, :width, :]))
+      bits.append(side_bits + tf.cast(y_bits, tf.float32))
+    return reconstructions, bits
+
+  def _prefix(self, per_layer, rate):
+    """Each image's entry of `per_layer` ([K, batch, ...]) at its rate."""
+    index = tf.cast(rate, tf.int32) - 1
+    return tf.gather(tf.experimental.numpy.moveaxis(per_layer, 0, 1), index,
+                     batch_dims=1)
+
+  def forward(self, x, rate, training):
+    reconstructions, bits = self._iterate(
+        x, self.max_layers, "noisy" if training else "estimate")
+    return (self._prefix(tf.stack(reconstructions), rate),
+            self._prefix(tf.cumsum(tf.stack(bits)), rate))
+
+  def quantized_forward(self, x, rate):
+    reconstructions, bits = self._iterate(x, self.max_layers, "quantized")
+    return (self._prefix(tf.stack(reconstructions), rate),
+            self._prefix(tf.cumsum(tf.stack(bits)), rate))
+
+  def rd_terms(self, x, rate, training):
+    """bpp and MSE of each image's first `rate` layers, and the loss: the
+    summed RD cost of its prefixes 1..rate (the original's at rate K)."""
+    x = tf.cast(x, tf.float32)
+    reconstructions, bits = self._iterate(
+        x, self.max_layers, "noisy" if training else "estimate")
+    num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[1:3]), tf.float32)
+    bpp = tf.cumsum(tf.stack(bits)) / num_pixels  # [K, batch]
+    mse = tf.stack([tf.reduce_mean(tf.math.squared_difference(
+        x, tf.cast(r, tf.float32)), axis=(1, 2, 3)) for r in reconstructions])
+    costs = tf.cumsum(tf.constant(self.lmbdas)[:, None] * mse + bpp)
+    return (self._prefix(bpp, rate), self._prefix(mse, rate),
+            self._prefix(costs, rate))
+
+  # --- Coding: the decoder's steps, run by both sides ----------------------
+
+  def build_coders(self, tables=None):
+    for k, side in enumerate(self.side_codecs):
+      side.build_coders(codec_base.unprefixed(tables, f"side_{k}/"))
+    self.coder = entropy.GaussianConditional(compression=True)
+    y_spec = tf.TensorSpec([1, None, None, self.latent_depth], tf.float32)
+    params = tf.TensorSpec([1, None, None, 2 * self.latent_depth], tf.float32)
+    string = tf.TensorSpec([1], tf.string)
+    self._encoder_steps = [tf.function(
+        self._encoder_step(side), input_signature=[
+            tf.TensorSpec([1, None, None, 3], tf.float32),
+            self.analysis_stack.state_spec(),
+            self.hyper_analysis_stack.state_spec()])
+        for side in self.side_codecs]
+    self._hyper_steps = [tf.function(
+        self._hyper_step(side), input_signature=[
+            string, tf.TensorSpec([2], tf.int32),
+            self.hyper_synthesis_stack.state_spec()])
+        for side in self.side_codecs]
+    self._code_latent = tf.function(
+        lambda y, params: (self.coder.compress(y, params),
+                           self.coder.quantize(y, params)),
+        input_signature=[y_spec, params])
+    self._decode_latent = tf.function(
+        self.coder.decompress, input_signature=[string, params])
+    self._decode_step = tf.function(
+        self.synthesis_stack, input_signature=[
+            y_spec, self.synthesis_stack.state_spec()])
+
+  def coder_tables(self):
+    tables = {}
+    for k, side in enumerate(self.side_codecs):
+      tables.update(codec_base.prefixed(side.coder_tables(), f"side_{k}/"))
+    return tables
+
+  def _encoder_step(self, side):
+    """(residual, E and HE states) -> y, z's string, new states."""
+    def step(residual, s_a, s_ha):
+      y, s_a = self.analysis_stack(residual, s_a)
+      z, s_ha = self.hyper_analysis_stack(tf.abs(y), s_ha)
+      (z_string,), _ = side.compress(z, None)
+      return y, z_string, s_a, s_ha
+    return step
+
+  def _hyper_step(self, side):
+    """(z's string, z's shape, HD states) -> y's Gaussian parameters, HD's
+    new states: the one place the coder's tables are chosen."""
+    def step(z_string, z_shape, s_hs):
+      z_hat = side.decompress((z_string,), z_shape, None)
+      sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
+      return gaussian_parameters(sigma), s_hs
+    return step
+
+  def compress_layers(self, image, layers):
+    """Codes a uint8 image's first `layers` layers: (flat strings, y's then
+    z's of each layer, and the encoder's own reconstruction after each
+    layer, uint8), the reconstructions those strings decode to."""
+    x = tf.cast(image, tf.float32)[None]
+    residual = pad(x / 255. - .5)
+    s_a, s_ha, s_hs, s_s = self._initial_states(residual)
+    z_shape = tf.shape(residual)[1:3] // PAD_MULTIPLE
+    total = tf.zeros_like(residual)
+    strings, reconstructions = [], []
+    for k in range(layers):
+      y, z_string, s_a, s_ha = self._encoder_steps[k](residual, s_a, s_ha)
+      params, s_hs = self._hyper_steps[k](z_string, z_shape, s_hs)
+      y_string, y_hat = self._code_latent(y, params)
+      x_tilde, s_s = self._decode_step(y_hat, s_s)
+      residual -= x_tilde
+      total += x_tilde
+      strings += [y_string.numpy()[0], z_string.numpy()[0]]
+      reconstructions.append(self._image(total, tf.shape(image)))
+    return strings, reconstructions
+
+  @staticmethod
+  def _image(total, shape):
+    """uint8 image of the summed residual estimates, cropped to `shape`."""
+    return base.to_uint8(255. * (.5 + total[0, :shape[0], :shape[1], :]))
+
+  def _check_layers(self, rate):
+    layers = int(np.asarray(rate).reshape(-1)[0])
+    if float(layers) not in self.rate_points:
+      raise ValueError(f"{self.family} codes 1..{self.max_layers} layers, "
+                       f"not {rate}")
+    return layers
+
+  def _compress(self, image, rate):
+    return self.compress_layers(image, self._check_layers(rate))[0]
+
+  def _decompress(self, shape, rate, *strings):
+    layers = self._check_layers(rate)
+    if len(strings) != self.num_strings * layers:
+      raise ValueError(f"{layers} layers take {self.num_strings * layers} "
+                       f"strings, got {len(strings)}")
+    padded = -(-shape // PAD_MULTIPLE) * PAD_MULTIPLE
+    z_shape = padded // PAD_MULTIPLE
+    _, _, s_hs, s_s = self._initial_states(tf.zeros([1, *padded, 3]))
+    total = tf.zeros([1, *padded, 3])
+    for k in range(layers):
+      y_string, z_string = (tf.constant([s]) for s in strings[2 * k:2 * k + 2])
+      params, s_hs = self._hyper_steps[k](z_string, z_shape, s_hs)
+      y_hat = self._decode_latent(y_string, params)
+      x_tilde, s_s = self._decode_step(y_hat, s_s)
+      total += x_tilde
+    return self._image(total, shape)
