@@ -229,6 +229,7 @@ FAMILY_FLAGS = {
     "modulated": ["--lmbdas=0.002,0.02"],
     "modulated-factorized": ["--lmbdas=0.002,0.02"],
     "scaled-bottleneck": ["--lmbdas=0.002,0.02"],
+    "scalable_rnn": ["--lmbdas=0.01,0.02"],
 }
 
 
