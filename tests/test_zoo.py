@@ -22,7 +22,12 @@ def test_published_tables_equal_tables_rebuilt_from_the_weights(model):
     target.assign(source)
   rebuilt.build_coders()  # the slow search, from the same float16 weights
   for key, value in rebuilt.coder_tables().items():
-    np.testing.assert_array_equal(shipped[key], value)
+    if key.endswith("quantization_offset"):
+      # A float median found by a search: its last bits differ between AVX2
+      # and AVX-512 CPUs (seen: 2e-6), one reason the tables are shipped.
+      np.testing.assert_allclose(shipped[key], value, rtol=0, atol=1e-5)
+    else:
+      np.testing.assert_array_equal(shipped[key], value)
 
 
 def test_save_and_load_round_trip(baseline, tmp_path):

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvrc import bitstream
+from tfvrc.entropy import range_coding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +172,9 @@ def decode(codec, data, max_pixels=None, layers=None):
               else e.message.strip().splitlines()[-1])
     raise bitstream.BitstreamError(
         f"the payload does not decode: {reason}") from None
+  except range_coding.PayloadError as e:  # an eagerly decoding codec's
+    raise bitstream.BitstreamError(
+        f"the payload does not decode: {e}") from None
   return image.numpy()
 
 

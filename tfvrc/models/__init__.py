@@ -2,6 +2,8 @@
 
 import inspect
 
+from tfvrc.models.asymmetric_msrb import AsymmetricMSRB
+from tfvrc.models.asymmetric_msrb import GainedAsymmetricMSRB
 from tfvrc.models.gained import GainedHyperprior
 from tfvrc.models.hyperprior import MeanScaleHyperprior
 from tfvrc.models.modulated import ModulatedFactorized
@@ -11,7 +13,8 @@ from tfvrc.models.scalable_rnn import ScalableRNN
 
 FAMILIES = {cls.family: cls for cls in (
     MeanScaleHyperprior, GainedHyperprior, ModulatedHyperprior,
-    ModulatedFactorized, ScaledBottleneck, ScalableRNN)}
+    ModulatedFactorized, ScaledBottleneck, ScalableRNN, AsymmetricMSRB,
+    GainedAsymmetricMSRB)}
 
 
 def config_keys(family):

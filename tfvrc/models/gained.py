@@ -29,7 +29,30 @@ from tfvrc.models import hyperprior
 DEFAULT_LMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18)
 
 
-class GainedHyperprior(base.LambdaInit, hyperprior.MeanScaleHyperprior):
+class GainLevels:
+  """Mixed into a gained family: its rate knob is the gain level in
+  [0, L - 1] over `lmbdas`, continuous at coding, integer in training."""
+
+  @property
+  def rate_range(self):
+    return (0., len(self.lmbdas) - 1.)
+
+  @property
+  def default_rate(self):
+    return (len(self.lmbdas) - 1) / 2
+
+  def lmbda(self, rate):
+    """Lambda of each rate, interpolated like the gains (log-linearly)."""
+    return gain.interpolate_levels(tf.constant(self.lmbdas, tf.float32), rate)
+
+  def sample_rates(self, batch_size):
+    """One integer level per sample, uniformly."""
+    levels = tf.random.uniform([batch_size], 0, len(self.lmbdas), tf.int32)
+    return tf.cast(levels, tf.float32)
+
+
+class GainedHyperprior(GainLevels, base.LambdaInit,
+                       hyperprior.MeanScaleHyperprior):
   """Continuous-rate hyperprior; the rate knob is the level in [0, L - 1]."""
 
   family = "gained"
@@ -72,20 +95,3 @@ class GainedHyperprior(base.LambdaInit, hyperprior.MeanScaleHyperprior):
     return dict(lmbdas=list(self.lmbdas), num_filters=self.num_filters,
                 latent_depth=self.latent_depth,
                 entropy_model=self.entropy_model, gain_init=self.gain_init)
-
-  @property
-  def rate_range(self):
-    return (0., len(self.lmbdas) - 1.)
-
-  @property
-  def default_rate(self):
-    return (len(self.lmbdas) - 1) / 2
-
-  def lmbda(self, rate):
-    """Lambda of each rate, interpolated like the gains (log-linearly)."""
-    return gain.interpolate_levels(tf.constant(self.lmbdas, tf.float32), rate)
-
-  def sample_rates(self, batch_size):
-    """One integer level per sample, uniformly."""
-    levels = tf.random.uniform([batch_size], 0, len(self.lmbdas), tf.int32)
-    return tf.cast(levels, tf.float32)

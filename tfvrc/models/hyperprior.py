@@ -14,7 +14,22 @@ from tfvrc.layers import transforms
 from tfvrc.models import vae
 
 
-class MeanScaleHyperprior(vae.VAE):
+class FixedLambda:
+  """Mixed into a fixed-rate family: its rate knob is its own lambda
+  (`_lmbda`)."""
+
+  @property
+  def rate_range(self):
+    return (self._lmbda, self._lmbda)
+
+  def lmbda(self, rate):
+    return tf.fill(tf.shape(rate), self._lmbda)
+
+  def sample_rates(self, batch_size):
+    return tf.fill([batch_size], self._lmbda)
+
+
+class MeanScaleHyperprior(FixedLambda, vae.VAE):
   """Fixed-rate mean-scale hyperprior; its rate knob is its own lambda."""
 
   family = "hyperprior"
@@ -76,13 +91,3 @@ class MeanScaleHyperprior(vae.VAE):
     return dict(lmbda=self._lmbda, num_filters=self.num_filters,
                 latent_depth=self.latent_depth,
                 entropy_model=self.entropy_model)
-
-  @property
-  def rate_range(self):
-    return (self._lmbda, self._lmbda)
-
-  def lmbda(self, rate):
-    return tf.fill(tf.shape(rate), self._lmbda)
-
-  def sample_rates(self, batch_size):
-    return tf.fill([batch_size], self._lmbda)

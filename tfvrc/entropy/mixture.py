@@ -1,0 +1,118 @@
+"""Discretized mixture likelihoods (Cheng et al. 2020; Fu et al.'s GLLMM) and
+their integer range-coding tables.
+
+A mixture's parameters come as `num_params * channels` channels split into
+contiguous blocks, as the original's entropy-parameter network emits them:
+for each component k its weight logit, mean and scale (|scale|, bounded below
+by SCALE_MIN), then, for the Gaussian-Laplacian-Logistic mixture, three family
+weight logits. The probability of an integer v is the mixture's mass on
+[v - 1/2, v + 1/2].
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+SCALE_MIN = 0.11
+LIKELIHOOD_MIN = 1e-9
+# Range-coding tables: every symbol gets a frequency of at least 1 out of
+# 2^16 (the `range-coder` package needs totals well below 2^25).
+PRECISION = 16
+
+
+def _normal_cdf(x):
+  return .5 * tf.math.erfc(-x / math.sqrt(2.))
+
+
+def _laplace_cdf(x):
+  return .5 + .5 * tf.sign(x) * -tf.math.expm1(-tf.abs(x))
+
+
+def _logistic_cdf(x):
+  return tf.sigmoid(x)
+
+
+FAMILIES = {"gaussian": (_normal_cdf,),
+            "gllmm": (_normal_cdf, _laplace_cdf, _logistic_cdf)}
+COMPONENTS_PER_FAMILY = 3
+
+
+def num_params(kind):
+  """Channels of parameters per latent channel a mixture takes."""
+  families = len(FAMILIES[kind])
+  return 3 * COMPONENTS_PER_FAMILY * families + (families if families > 1
+                                                 else 0)
+
+
+def _components(params, kind):
+  """(cdfs, means, scales, weights): per component its CDF, and [..., C, K]
+  arrays of means, scales and mixture weights (summing to 1 over K)."""
+  cdfs = FAMILIES[kind]
+  k = COMPONENTS_PER_FAMILY * len(cdfs)
+  blocks = tf.split(params, num_params(kind), axis=-1)
+  logits = tf.stack(blocks[0:3 * k:3], -1)
+  means = tf.stack(blocks[1:3 * k:3], -1)
+  scales = tfc.lower_bound(tf.abs(tf.stack(blocks[2:3 * k:3], -1)),
+                           SCALE_MIN)
+  if len(cdfs) == 1:
+    weights = tf.nn.softmax(logits)
+  else:  # a softmax within each family, times the family's own weight
+    shape = tf.concat([tf.shape(logits)[:-1],
+                       [len(cdfs), COMPONENTS_PER_FAMILY]], 0)
+    within = tf.nn.softmax(tf.reshape(logits, shape))
+    family = tf.nn.softmax(tf.stack(blocks[3 * k:], -1))
+    weights = tf.reshape(within * family[..., None], tf.shape(means))
+  per_component = [f for f in cdfs for _ in range(COMPONENTS_PER_FAMILY)]
+  return per_component, means, scales, weights
+
+
+def _mixture_cdf(values, components):
+  """The mixture's CDF at `values` [..., C, E] (E points per element)."""
+  cdfs, means, scales, weights = components
+  total = 0.
+  for k, cdf in enumerate(cdfs):
+    total += weights[..., k:k + 1] * cdf(
+        (values - means[..., k:k + 1]) / scales[..., k:k + 1])
+  return total
+
+
+def likelihood(y, params, kind):
+  """Probability of each element of y (rounded or noisy) under the mixture:
+  the mass of [y - 1/2, y + 1/2], bounded below for a finite rate."""
+  components = _components(params, kind)
+  edges = y[..., None] + tf.constant([-.5, .5])
+  cdf = _mixture_cdf(edges, components)
+  return tfc.lower_bound(cdf[..., 1] - cdf[..., 0], LIKELIHOOD_MIN)
+
+
+def pmf(params, minmax, kind):
+  """[..., C, 2 minmax + 1] probabilities of the integers -minmax..minmax."""
+  components = _components(params, kind)
+  edges = tf.cast(tf.range(-minmax, minmax + 2), tf.float32) - .5
+  cdf = _mixture_cdf(edges, components)
+  # Rounding can make a float32 CDF step back by an ulp.
+  return tf.maximum(cdf[..., 1:] - cdf[..., :-1], 0.)
+
+
+def quantized_cdfs(probabilities):
+  """Integer range-coding tables [rows, L + 1] of float pmfs [rows, L]:
+  cumulative frequencies totalling exactly 2^PRECISION, every symbol at
+  least 1. Integer numpy, so both sides build the same tables from the same
+  floats."""
+  probabilities = np.nan_to_num(np.asarray(probabilities, np.float64),
+                                nan=0., posinf=0., neginf=0.)
+  probabilities = np.maximum(probabilities, 0.)
+  rows, symbols = probabilities.shape
+  total = 1 << PRECISION
+  if symbols > total // 2:
+    raise ValueError(f"{symbols} symbols do not fit a {PRECISION}-bit table")
+  sums = probabilities.sum(axis=1, keepdims=True)
+  probabilities = np.where(sums > 0, probabilities / np.where(sums > 0, sums,
+                                                              1.),
+                           1. / symbols)
+  freq = np.floor(probabilities * (total - symbols)).astype(np.int64) + 1
+  freq[np.arange(rows), np.argmax(freq, axis=1)] += total - freq.sum(axis=1)
+  return np.concatenate([np.zeros((rows, 1), np.int64),
+                         np.cumsum(freq, axis=1)], axis=1)
