@@ -24,7 +24,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)  # run from a checkout without installing
 
 # pylint: disable=wrong-import-position
-from tfvrc import evaluate, plot, zoo
+from tfvrc import evaluate, models, plot, zoo
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("train_data", "../shared/data/train", "Training images; "
@@ -94,11 +94,14 @@ def train(name, *model_flags):
     return weights
   os.makedirs(out, exist_ok=True)
   steps_per_epoch = min(250, FLAGS.steps)
+  family = next(f.split("=", 1)[1] for f in model_flags
+                if f.startswith("--model="))
+  depth = ([f"--latent_depth={FLAGS.latent_depth}"]
+           if "latent_depth" in models.config_keys(family) else [])
   command = [
       sys.executable, "-m", "tfvrc.train", f"--out={out}",
       f"--data={from_repo(FLAGS.train_data)}",
-      f"--num_filters={FLAGS.num_filters}",
-      f"--latent_depth={FLAGS.latent_depth}",
+      f"--num_filters={FLAGS.num_filters}", *depth,
       f"--patch_size={FLAGS.patch_size}", f"--batch_size={FLAGS.batch_size}",
       f"--steps={FLAGS.steps}", f"--steps_per_epoch={steps_per_epoch}",
       f"--checkpoint_every={steps_per_epoch}", f"--lr={FLAGS.lr}",
@@ -221,9 +224,10 @@ def bpp_spans(curves):
           for c in curves}
 
 
-def write(study, num_images, curves, rows, params):
+def write(study, num_images, curves, rows, params, extra=None):
   """Prints the BD table, parameter counts and bpp spans; writes
-  OUT/STUDY.json, rd.png (PSNR) and rd-msssim.png (MS-SSIM dB)."""
+  OUT/STUDY.json (with the `extra` entries), rd.png (PSNR) and rd-msssim.png
+  (MS-SSIM dB)."""
   print(format_bd_table(rows))
   print("\nparameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items()))
   out = from_repo(FLAGS.out or f"experiments/{study}/results")
@@ -235,7 +239,7 @@ def write(study, num_images, curves, rows, params):
             "parameters": params, "bpp_spans": spans, "bd_rates": rows,
             "curves": curves,
             "quality": "psnr-rgb in dB; ms-ssim-rgb as -10 log10(1 - "
-                       "MS-SSIM)"}
+                       "MS-SSIM)", **(extra or {})}
   evaluate.write_outputs({os.path.join(out, f"{study}.json"): (
       json.dumps(report, indent=2) + "\n").encode()}, force=True)
   for name, metric in (("rd.png", "psnr-rgb"), ("rd-msssim.png",

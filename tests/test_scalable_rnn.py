@@ -20,8 +20,9 @@ def weights(tmp_path_factory):
   """A small model's weights file, as a user's training run writes it."""
   tf.keras.utils.set_random_seed(3)
   model = models.create("scalable_rnn", num_filters=16, latent_depth=32)
+  model.build_coders()  # published with its tables: loads skip the search
   path = str(tmp_path_factory.mktemp("rnn") / "rnn-small.npz")
-  zoo.save(model, path, steps=0)
+  zoo.save(model, path, steps=0, tables=model.coder_tables())
   return path
 
 

@@ -63,6 +63,7 @@ def event_steps(folder):
   return steps
 
 
+@pytest.mark.slow  # a minute or more
 def test_flagfile_run_logs_to_tensorboard(tmp_path, run_in_process, capsys):
   images = image_folder(tmp_path / "images")
   out = tmp_path / "run"
@@ -175,6 +176,7 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path, run_in_process):
     run_in_process(*common, "--steps=4")
 
 
+@pytest.mark.slow  # a minute or more
 def test_trains_a_gained_asymmetric_model(tmp_path, run_in_process):
   """The family flags reach the model; its weights file rebuilds it."""
   run_in_process(*TINY, f"--data={image_folder(tmp_path / 'images')}",
@@ -188,6 +190,7 @@ def test_trains_a_gained_asymmetric_model(tmp_path, run_in_process):
   assert loaded.rate_range == (0., 2.)
 
 
+@pytest.mark.slow  # a minute or more
 def test_gained_model_starts_from_a_trained_baseline(tmp_path, run_in_process,
                                                      baseline):
   """--init_from: the baseline's weights, then latent gains around the
@@ -230,20 +233,25 @@ FAMILY_FLAGS = {
     "modulated-factorized": ["--lmbdas=0.002,0.02"],
     "scaled-bottleneck": ["--lmbdas=0.002,0.02"],
     "scalable_rnn": ["--lmbdas=0.01,0.02"],
+    "asymmetric_msrb": ["--decoder_msrbs=3", "--mixture=gllmm"],
+    "asymmetric_msrb-gained": ["--lmbdas=0.002,0.02", "--nopqf",
+                               "--noimportance_map"],
 }
 
 
-# The default family and the baseline in the default run; the others (a
-# minute each) with `pytest -m slow`.
+# The default family in the default run; the others (a minute each) with
+# `pytest -m slow`.
 @pytest.mark.parametrize("family", [
-    f if f in ("gained", "hyperprior") else pytest.param(
+    f if f == "gained" else pytest.param(
         f, marks=pytest.mark.slow) for f in sorted(FAMILY_FLAGS)])
 def test_bfloat16_training_gives_a_model_that_round_trips(family, tmp_path):
   """bfloat16 training of every family (own process: the precision policy
   is global); the written model codes in float32, bit-exactly."""
   assert set(FAMILY_FLAGS) == set(models.FAMILIES)
+  tiny = [f for f in TINY if "latent_depth" in models.config_keys(family)
+          or not f.startswith("--latent_depth")]  # M = N in some families
   result = subprocess.run(train_command(
-      *TINY, f"--model={family}", *FAMILY_FLAGS[family],
+      *tiny, f"--model={family}", *FAMILY_FLAGS[family],
       f"--data={image_folder(tmp_path / 'images')}", "--steps=2",
       "--steps_per_epoch=2", "--mixed_precision", f"--out={tmp_path / 'run'}"),
       env=train_env(), capture_output=True, text=True)

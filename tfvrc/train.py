@@ -22,6 +22,7 @@ from tfvrc import entropy
 from tfvrc import export
 from tfvrc import models
 from tfvrc import zoo
+from tfvrc.entropy import mixture
 from tfvrc.models import base
 from tfvrc.models import modulated
 
@@ -46,6 +47,15 @@ flags.DEFINE_enum("training", "joint", modulated.TRAINING_MODES, "Lambda-driven 
                   "families (modulated*, scaled-bottleneck): code each batch "
                   "at every lambda and sum the losses (the paper's), or draw "
                   "one lambda per image.")
+flags.DEFINE_enum("decoder_msrbs", "1", ["1", "3"], "asymmetric_msrb*: MSRB "
+                  "stages in the decoder (1: Fu et al.'s asymmetric design, "
+                  "3: its symmetric twin).")
+flags.DEFINE_bool("importance_map", True, "asymmetric_msrb*: scale the latent "
+                  "by the learned importance map.")
+flags.DEFINE_bool("pqf", True, "asymmetric_msrb*: post-quantization filter.")
+flags.DEFINE_enum("mixture", "gaussian", sorted(mixture.FAMILIES),
+                  "asymmetric_msrb*: the latent's mixture likelihood (3 "
+                  "Gaussians, or 3 each of Gaussian, Laplace, logistic).")
 flags.DEFINE_string("init_from", None, "Weights file (zoo format) to start "
                     "from, e.g. a trained baseline under a gained model; a "
                     "checkpoint in OUT/backup takes precedence.")
@@ -240,22 +250,28 @@ class RatePoints(tf.keras.callbacks.Callback):
     self.writer.flush()
 
 
-# The flags that configure a model; num_filters and latent_depth always do.
+# The flags that configure a model; num_filters always does, and
+# latent_depth for the families that have one apart from N.
 MODEL_FLAGS = ("lmbda", "lmbdas", "entropy_model", "training", "gain_init",
-               "modulation_init")
+               "modulation_init", "decoder_msrbs", "importance_map", "pqf",
+               "mixture", "latent_depth")
 
 
 def model_config():
-  """Constructor arguments from the flags: N and M, and each model flag
+  """Constructor arguments from the flags: N (and M), and each model flag
   given on the command line (a family's own default stands for the others);
   one that does not apply to --model is a usage error naming it."""
-  config = dict(num_filters=FLAGS.num_filters,
-                latent_depth=FLAGS.latent_depth)
+  keys = models.config_keys(FLAGS.model)
+  config = dict(num_filters=FLAGS.num_filters)
+  if "latent_depth" in keys:
+    config["latent_depth"] = FLAGS.latent_depth
   config.update({name: FLAGS[name].value for name in MODEL_FLAGS
                  if FLAGS[name].present})
   if "lmbdas" in config:
     config["lmbdas"] = [float(l) for l in config["lmbdas"]]
-  unknown = sorted(set(config) - set(models.config_keys(FLAGS.model)))
+  if "decoder_msrbs" in config:
+    config["decoder_msrbs"] = int(config["decoder_msrbs"])
+  unknown = sorted(set(config) - set(keys))
   if unknown:
     raise app.UsageError(
         f"{', '.join('--' + k for k in unknown)} does not apply to --model="

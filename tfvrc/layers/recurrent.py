@@ -14,6 +14,13 @@ the stack's total stride give exact shapes (the model pads to that).
 
 import tensorflow as tf
 
+# E's and HE's output convolutions start this much larger than Glorot's, and
+# D's and HD's input convolutions this much smaller (so D and HD start as
+# they would): y and z then start near the quantizer's integer step. From
+# the original's Glorot start, y stays below it for hundreds of steps (seen
+# here: mean |y| 0.3 and 18.4 dB after 700 steps at N=32).
+LATENT_INIT_GAIN = 8.
+
 
 class ConvLSTM(tf.keras.layers.Layer):
   """gates = conv(x, stride) + conv(h); [i, f, o, g] as in the original;
@@ -96,9 +103,13 @@ def _stride(layer):
   return strides[0] if isinstance(strides, tuple) else strides
 
 
-def _conv(filters, kernel, strides=1, activation=None, name=None, dtype=None):
-  return tf.keras.layers.Conv2D(filters, kernel, strides, padding="same",
-                                activation=activation, name=name, dtype=dtype)
+def _conv(filters, kernel, strides=1, activation=None, init_gain=1.,
+          name=None, dtype=None):
+  """A "same" convolution, its Glorot-uniform start scaled by `init_gain`."""
+  return tf.keras.layers.Conv2D(
+      filters, kernel, strides, padding="same", activation=activation,
+      kernel_initializer=tf.keras.initializers.VarianceScaling(
+          init_gain ** 2, "fan_avg", "uniform"), name=name, dtype=dtype)
 
 
 def analysis_stack(num_filters, latent_depth):
@@ -109,7 +120,8 @@ def analysis_stack(num_filters, latent_depth):
       ConvLSTM(2 * n, 3, 2, name="lstm_0"),
       ConvLSTM(4 * n, 3, 2, name="lstm_1"),
       ConvLSTM(4 * n, 3, 2, name="lstm_2"),
-      _conv(latent_depth, 1, name="conv_out", dtype="float32"),
+      _conv(latent_depth, 1, init_gain=LATENT_INIT_GAIN, name="conv_out",
+            dtype="float32"),
   ], name="analysis")
 
 
@@ -117,7 +129,7 @@ def synthesis_stack(num_filters):
   """D: y_hat to a residual estimate in -0.5..0.5 (tanh / 2), float32."""
   n = num_filters
   return RecurrentStack([
-      _conv(n, 3, name="conv_in"),
+      _conv(n, 3, init_gain=1 / LATENT_INIT_GAIN, name="conv_in"),
       ConvLSTM(4 * n, 2, name="lstm_0"), DepthToSpace(name="up_0"),
       ConvLSTM(4 * n, 3, name="lstm_1"), DepthToSpace(name="up_1"),
       ConvLSTM(2 * n, 3, name="lstm_2"), DepthToSpace(name="up_2"),
@@ -134,7 +146,8 @@ def hyper_analysis_stack(num_filters):
       _conv(n, 3, name="conv_in", dtype="float32"),
       ConvLSTM(n, 3, 2, name="lstm_0", dtype="float32"),
       ConvLSTM(n, 3, 2, name="lstm_1", dtype="float32"),
-      _conv(n, 1, name="conv_out", dtype="float32"),
+      _conv(n, 1, init_gain=LATENT_INIT_GAIN, name="conv_out",
+            dtype="float32"),
   ], name="hyper_analysis", dtype="float32")
 
 
@@ -143,7 +156,8 @@ def hyper_synthesis_stack(num_filters, latent_depth):
   float32: the scales pick the range coder's tables."""
   n = num_filters
   return RecurrentStack([
-      _conv(n, 3, name="conv_in", dtype="float32"),
+      _conv(n, 3, init_gain=1 / LATENT_INIT_GAIN, name="conv_in",
+            dtype="float32"),
       ConvLSTM(n, 3, name="lstm_0", dtype="float32"),
       DepthToSpace(name="up_0", dtype="float32"),
       ConvLSTM(n, 3, name="lstm_1", dtype="float32"),
