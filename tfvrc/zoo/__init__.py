@@ -1,6 +1,7 @@
 """Shipped trained models, and the weights file format the trainer writes.
 
-A zoo entry is one `.npz` file: the trainable weights keyed by name
+A zoo entry is one `.npz` file (deflated since 2026-12-03, about 9 % smaller;
+`np.load` reads either kind): the trainable weights keyed by name
 ("w/" + `weight_keys`: the Keras layer names from the model down to the layer
 holding the weight, then its own name; float16, the model computes in
 float32), a `meta` JSON record with the family, the constructor config, the
@@ -77,7 +78,8 @@ def save(model, path, steps, notes="", tables=None):
             for w in model.trainable_weights}
   arrays.update({f"table_{k}": v for k, v in (tables or {}).items()})
   arrays["meta"] = np.array(json.dumps(meta))
-  np.savez(path if path.endswith(".npz") else path + ".npz", **arrays)
+  np.savez_compressed(path if path.endswith(".npz") else path + ".npz",
+                      **arrays)
 
 
 def publish(weights_path, name):
