@@ -9,6 +9,7 @@ from conftest import run_tfvrc
 from tfvrc import bitstream
 from tfvrc import coding
 from tfvrc import io
+from tfvrc import metrics
 from tfvrc import models
 from tfvrc import zoo
 
@@ -117,3 +118,15 @@ def test_training_lowers_the_summed_prefix_loss(sample):
             epochs=1, verbose=0)
   after = float(tf.reduce_mean(model.rd_terms(batch, rates, False)[2]))
   assert after < 0.8 * before
+
+
+def test_psnr_rises_with_every_layer_of_the_shipped_model(sample):
+  """The trained zoo model on the shipped Kodak image: each layer of one
+  file improves the picture."""
+  names = [n for n in zoo.names() if "rnn" in n and "@" not in n]
+  assert names, "no scalable_rnn model in the zoo"
+  codec = zoo.load(names[0])
+  data = coding.encode(codec, sample)
+  psnrs = [metrics.psnr(sample, coding.decode(codec, data, layers=k))
+           for k in range(1, codec.max_layers + 1)]
+  assert all(b > a for a, b in zip(psnrs, psnrs[1:])), psnrs
