@@ -88,9 +88,10 @@ def test_refuses_more_layers_than_the_model_writes(model, sample):
 def test_refuses_a_payload_that_does_not_decode(model, sample):
   header, [strings] = bitstream.unpack(coding.encode(model, sample[:64, :64]))
   # A well-formed container (valid checksum) whose latent string has bytes
-  # the decoder does not consume: tfc's range-decoder sanity check reports it.
+  # the decoder does not consume: the symbols do not re-encode to it.
   damaged = bitstream.pack(header, [[strings[0] + b"\x55" * 40, strings[1]]])
-  with pytest.raises(bitstream.BitstreamError, match="sanity check failed"):
+  with pytest.raises(bitstream.BitstreamError,
+                     match="does not re-encode to itself"):
     coding.decode(model, damaged)
 
 

@@ -1,12 +1,12 @@
 """Property-based fuzzing (hypothesis), seconds in the default run: the
-container refuses or parses any bytes, and the MSRB family's latent decoder
-refuses or decodes any change of its payload that keeps the container's
-checksums valid, never crashing or hanging.
-
-tfc's range decoder (the other families) is left out here: a checksum-valid
-changed payload can still make it loop (issue 15), which needs a bound first.
+container refuses or parses any bytes, and the decoders (tfc's range coder,
+bounded, for the built-in model; the MSRB family's context coder) refuse or
+decode any change of a payload or of the header's size that keeps the
+container's checksums valid, never crashing or hanging. The long run is
+`experiments/reliability/fuzz.py`.
 """
 
+import dataclasses
 import time
 
 from hypothesis import given
@@ -62,6 +62,56 @@ def test_changed_files_are_refused_or_parsed(data):
     assert kind == "insert" or bytes(raw) == VALID
 
 
+def mutated(string, data):
+  """`string` with 1-4 bit flips, cuts or overwritten bytes."""
+  changed = bytearray(string)
+  for _ in range(data.draw(st.integers(1, 4))):
+    if not changed:
+      break
+    kind = data.draw(st.sampled_from(["flip", "cut", "byte"]))
+    position = data.draw(st.integers(0, len(changed) - 1))
+    if kind == "flip":
+      changed[position] ^= 1 << data.draw(st.integers(0, 7))
+    elif kind == "cut":
+      changed = changed[:position]
+    else:
+      changed[position] = data.draw(st.integers(0, 255))
+  return bytes(changed)
+
+
+def refused_or_decoded(codec, file, shape):
+  """coding.decode(file): a BitstreamError or an image of `shape`, in a
+  bounded time."""
+  start = time.monotonic()
+  try:
+    image = coding.decode(codec, file)
+  except bitstream.BitstreamError:
+    pass
+  else:
+    assert image.shape == shape
+  assert time.monotonic() - start < 30
+
+
+@pytest.fixture(scope="module")
+def built_in_file(model, sample):
+  return coding.encode(model, sample[:48, :64])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_built_in_decoder_refuses_or_decodes_changed_payloads(
+    model, built_in_file, data):
+  header, [strings] = bitstream.unpack(built_in_file)
+  which = data.draw(st.integers(0, len(strings) - 1))
+  strings = list(strings)
+  strings[which] = mutated(strings[which], data)
+  height, width = data.draw(st.sampled_from(
+      [(48, 64), (72, 129), (16, 16), (1, 300)]))
+  header = dataclasses.replace(header, height=height, width=width)
+  refused_or_decoded(model, bitstream.pack(header, [strings]),
+                     (height, width, 3))
+
+
 @pytest.fixture(scope="module")
 def msrb():
   tf.keras.utils.set_random_seed(7)
@@ -78,24 +128,5 @@ def test_msrb_decoder_refuses_or_decodes_changed_payloads(msrb, data):
   codec, file = msrb
   header, layers = bitstream.unpack(file)
   y_string, z_string = layers[0]
-  changed = bytearray(y_string)
-  for _ in range(data.draw(st.integers(1, 4))):
-    kind = data.draw(st.sampled_from(["flip", "cut", "byte"]))
-    if not changed:
-      break
-    position = data.draw(st.integers(0, len(changed) - 1))
-    if kind == "flip":
-      changed[position] ^= 1 << data.draw(st.integers(0, 7))
-    elif kind == "cut":
-      changed = changed[:position]
-    else:
-      changed[position] = data.draw(st.integers(0, 255))
-  repacked = bitstream.pack(header, [[bytes(changed), z_string]])
-  start = time.monotonic()
-  try:
-    image = coding.decode(codec, repacked)
-  except bitstream.BitstreamError:
-    pass
-  else:  # a change the latent's CRC32 cannot see: a valid image
-    assert image.shape == (48, 64, 3)
-  assert time.monotonic() - start < 30
+  repacked = bitstream.pack(header, [[mutated(y_string, data), z_string]])
+  refused_or_decoded(codec, repacked, (48, 64, 3))

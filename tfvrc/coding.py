@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvrc import bitstream
+from tfvrc.entropy import bounded_decoding
 from tfvrc.entropy import range_coding
 
 
@@ -167,9 +168,8 @@ def decode(codec, data, max_pixels=None, layers=None):
         tf.constant(rate, tf.float32),
         *[tf.constant([s]) if codec.graph_coding else s for s in strings])
   except tf.errors.InvalidArgumentError as e:
-    reason = ("the range decoder's sanity check failed"
-              if "Sanity check failed" in e.message
-              else e.message.strip().splitlines()[-1])
+    reason = next((r for r in bounded_decoding.REASONS if r in e.message),
+                  e.message.strip().splitlines()[-1])
     raise bitstream.BitstreamError(
         f"the payload does not decode: {reason}") from None
   except range_coding.PayloadError as e:  # an eagerly decoding codec's

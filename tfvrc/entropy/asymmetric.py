@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 import tensorflow_probability as tfp
 
+from tfvrc.entropy import bounded_decoding
 from tfvrc.entropy import gaussian
 
 _HALF_LOG_2_OVER_PI = 0.5 * np.log(2. / np.pi)
@@ -152,7 +153,8 @@ class AsymmetricConditional(tf.Module):
 
   def decompress(self, strings, params):
     means, indexes = self._split(params)
-    return self.model.decompress(strings, indexes) + means
+    return (bounded_decoding.decode_indexed(self.model, strings, indexes)
+            + means)
 
   def quantize(self, y, params):
     """What `decompress(compress(y, params), params)` returns."""

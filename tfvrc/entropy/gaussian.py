@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
+from tfvrc.entropy import bounded_decoding
+
 SCALE_MIN = 0.11
 SCALE_MAX = 256.
 NUM_SCALES = 64
@@ -53,7 +55,7 @@ class GaussianConditional(tf.Module):
 
   def decompress(self, strings, params):
     means, indexes = tf.split(params, 2, axis=-1)
-    return self.model.decompress(strings, indexes, loc=means)
+    return bounded_decoding.decode_indexed(self.model, strings, indexes) + means
 
   def quantize(self, y, params):
     """What `decompress(compress(y, params), params)` returns."""

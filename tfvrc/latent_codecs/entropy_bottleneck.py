@@ -2,6 +2,7 @@
 
 import tensorflow_compression as tfc
 
+from tfvrc.entropy import bounded_decoding
 from tfvrc.entropy import gaussian
 from tfvrc.latent_codecs import base
 
@@ -31,7 +32,7 @@ class EntropyBottleneck(base.LatentCodec):
 
   def decompress(self, strings, shape, rate):
     del rate
-    return self.coder.decompress(strings[0], shape)
+    return bounded_decoding.decode_channels(self.coder, strings[0], shape)
 
   def build_coders(self, tables=None):
     self.coder = gaussian.factorized_coder(self.prior, tables or None)
