@@ -3,15 +3,25 @@ family, written once."""
 
 from tfvrc.latent_codecs import hyperprior
 from tfvrc.models import base
+from tfvrc.models import tiling
 
 # The analysis transforms' downsampling: y has 16x fewer samples per side.
 LATENT_FACTOR = 16
+# Context each tile gets when coding: at least each transform's reach (four
+# 5x5 stride-2 layers: 30 pixels in analysis, under 4 latent samples in
+# synthesis), in pixels.
+TILE_MARGIN = 64
 
 
 class VAE(base.CompressionModel):
   """A compressor made of `analysis_transform`, `latent_codec` and
   `synthesis_transform`, which subclasses set. The `analysis` and `synthesis`
-  hooks take the rate, for families whose transforms depend on it."""
+  hooks take the rate, for families whose transforms depend on it.
+
+  Coding runs the transforms in tiles of `tile_size` pixels (`tiling`);
+  training and estimates run them in one pass."""
+
+  tile_size = 1024
 
   def analysis(self, x, rate):
     del rate
@@ -32,13 +42,17 @@ class VAE(base.CompressionModel):
     return self.synthesis(y_hat, rate), bits
 
   def encode(self, x, rate):
-    strings, _ = self.latent_codec.compress(self.analysis(x, rate), rate)
+    y = tiling.tiled(lambda x: self.analysis(x, rate), x, self.tile_size,
+                     TILE_MARGIN, self.latent_depth, down=LATENT_FACTOR)
+    strings, _ = self.latent_codec.compress(y, rate)
     return strings
 
   def decode(self, shape, rate, strings):
     y_hat = self.latent_codec.decompress(
         strings, hyperprior.latent_shape(shape, LATENT_FACTOR), rate)
-    return self.synthesis(y_hat, rate)
+    return tiling.tiled(lambda y: self.synthesis(y, rate), y_hat,
+                        self.tile_size // LATENT_FACTOR,
+                        TILE_MARGIN // LATENT_FACTOR, 3, up=LATENT_FACTOR)
 
   def build_coders(self, tables=None):
     self.latent_codec.build_coders(tables)
