@@ -8,6 +8,10 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Tests run the command line without its cache of traced models (so they
+# test the Python path and write nothing to the home folder); the cache's own
+# test sets TFVRC_CACHE.
+os.environ["TFVRC_CACHE"] = "off"
 KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
 TRAIN = os.path.join(ROOT, "..", "shared", "data", "train")
 
@@ -48,8 +52,9 @@ def random_image(height, width, seed=0):
   return image.astype(np.uint8)
 
 
-def run_tfvrc(*args, cwd=None):
-  """Runs `python -m tfvrc ARGS` in a fresh process; returns CompletedProcess."""
+def run_tfvrc(*args, cwd=None, **env):
+  """Runs `python -m tfvrc ARGS` in a fresh process (with `env` added to
+  the environment); returns CompletedProcess."""
   return subprocess.run([sys.executable, "-m", "tfvrc", *args], cwd=cwd,
                         capture_output=True, text=True, timeout=600,
-                        env=dict(os.environ, PYTHONPATH=ROOT))
+                        env=dict(os.environ, PYTHONPATH=ROOT, **env))

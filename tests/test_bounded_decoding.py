@@ -58,9 +58,15 @@ def run_decoder(decode, timeout):
     return None
 
 
-def test_tfc_loops_on_the_string_the_bounded_decoder_refuses():
+@pytest.mark.slow
+def test_tfc_loops_on_the_string():
+  """The premise of the next test: tfc's own decoder is still busy after
+  20 s (slow: it waits for that)."""
   assert run_decoder(
       f"model.decompress(strings, {SHAPE})", timeout=20) is None
+
+
+def test_the_bounded_decoder_refuses_the_string_tfc_loops_on():
   output = run_decoder(
       f"bounded_decoding.decode_channels(model, strings, {SHAPE})",
       timeout=60)

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 from PIL import Image
 import pytest
 
@@ -134,3 +135,28 @@ def test_modulated_model_codes_any_lambda_in_its_range(tmp_path):
       run_tfvrc("compress", cli.SAMPLE_IMAGE, str(tmp_path / "x.tfvrc"),
                 "--model", "modulated-mse", "--rate", "0.5"),
       "outside the range")
+
+
+def test_a_cached_traced_model_writes_and_reads_the_same_files(tmp_path,
+                                                                sample):
+  """The second run loads the SavedModel the first cached; both write the
+  same bytes, and its decode equals the Python model's."""
+  from tfvrc import coding, io  # pylint: disable=import-outside-toplevel
+  cache = tmp_path / "cache"
+  image = tmp_path / "crop.png"
+  io.write_image(str(image), sample[:64, :96])
+  name = zoo.BASELINE_MODEL
+  runs = [run_tfvrc("compress", "--model", name, str(image),
+                    str(tmp_path / f"{i}.tfvrc"), TFVRC_CACHE=str(cache))
+          for i in range(2)]
+  assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
+  assert "caching the traced" in runs[0].stderr
+  assert "caching" not in runs[1].stderr
+  assert len(os.listdir(cache)) == 1
+  data = [(tmp_path / f"{i}.tfvrc").read_bytes() for i in range(2)]
+  assert data[0] == data[1]
+  result = run_tfvrc("decompress", str(tmp_path / "1.tfvrc"),
+                     str(tmp_path / "out.png"), TFVRC_CACHE=str(cache))
+  assert result.returncode == 0, result.stderr
+  np.testing.assert_array_equal(io.read_image(str(tmp_path / "out.png")),
+                                coding.decode(zoo.load(name), data[1]))

@@ -32,8 +32,9 @@ def _codec_for(data, model, precision):
   from tfvrc import coding, zoo
   if model is None:
     header = coding.read_header(data)
-    return zoo.for_file(header.model_name, header.weights_digest, precision)
-  return zoo.load(model, precision)
+    return zoo.for_file(header.model_name, header.weights_digest, precision,
+                        cached=True)
+  return zoo.load(model, precision, cached=True)
 
 
 def _check_output(path, force):
@@ -51,11 +52,12 @@ def cmd_compress(args):
   _check_output(output, args.force)
   from tfvrc import coding, io, metrics, zoo
   image = io.read_image(args.input)
-  codec = zoo.load(args.model, args.precision)
   if args.target_bpp is None and args.target_psnr is None:
-    data = coding.encode(codec, image, args.rate)
+    data = coding.encode(zoo.load(args.model, args.precision, cached=True),
+                         image, args.rate)
   else:
-    data = coding.encode_to_target(codec, image, max_bpp=args.target_bpp,
+    data = coding.encode_to_target(zoo.load(args.model, args.precision),
+                                   image, max_bpp=args.target_bpp,
                                    min_psnr=args.target_psnr)[0]
   io.atomic_write(output, data, force=args.force)
   header = coding.read_header(data)

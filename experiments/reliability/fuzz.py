@@ -100,7 +100,8 @@ def case(file, kind, rng):
     height, width = SIZES[rng.integers(0, len(SIZES))]
     return bitstream.pack(
         dataclasses.replace(header, height=height, width=width), layers)
-  layers = (layers[:rng.integers(0, len(layers))] if rng.integers(0, 2)
+  layers = (layers[:rng.integers(1, len(layers))]
+            if len(layers) > 1 and rng.integers(0, 2)
             else layers + layers[-1:])
   return bitstream.pack(dataclasses.replace(header, num_layers=len(layers)),
                         layers)
@@ -163,7 +164,8 @@ def run_model(name, count):
       records.append(dict(case=first, kind=KINDS[first % len(KINDS)],
                           outcome="hung" if child.returncode == 3
                           else "crashed", seconds=None,
-                          returncode=child.returncode))
+                          returncode=child.returncode,
+                          stderr=child.stderr[-600:]))
       first += 1
   return records
 

@@ -23,6 +23,7 @@ import tensorflow as tf
 from tfvrc import coding
 from tfvrc import models
 from tfvrc.models import base
+from tfvrc.zoo import traced
 
 KEY_PREFIX = "w/"
 _POSITIONAL = re.compile(r"w\d{3}$")
@@ -248,42 +249,48 @@ def _create(meta, precision):
     tf.keras.mixed_precision.set_global_policy(previous)
 
 
-def load_file(path, name=None, precision="float32"):
+def load_file(path, name=None, precision="float32", cached=False):
   """The codec a weights file describes, its coders ready: named `name`
-  (default: the file's name), its digest that of the file's weights."""
-  meta, weights, tables = _read(path)
-  model = _create(meta, precision)
-  _assign(model, weights, path)
-  model.build_coders(tables or None)
-  return coding.Codec(
-      model, name or os.path.splitext(os.path.basename(path))[0],
-      base.weights_digest(weights.values()), meta)
+  (default: the file's name), its digest that of the file's weights. With
+  `cached`, a traced copy from the command line's cache (`traced`)."""
+  name = name or os.path.splitext(os.path.basename(path))[0]
+
+  def build():
+    meta, weights, tables = _read(path)
+    model = _create(meta, precision)
+    _assign(model, weights, path)
+    model.build_coders(tables or None)
+    return coding.Codec(model, name, base.weights_digest(weights.values()),
+                        meta)
+  if cached:
+    return traced.load_or_store(path, name, precision, build)
+  return build()
 
 
-def for_file(name, digest, precision="float32"):
+def for_file(name, digest, precision="float32", cached=False):
   """The zoo codec that wrote a file with this header `name` and `digest`:
   the current model of that name, or its retired version of that digest."""
   retired = f"{name}{RETIRED}{bytes(digest).hex()}"
   if retired in names():
-    return load_file(path_of(retired), name, precision)
+    return load_file(path_of(retired), name, precision, cached)
   if name not in names():
     raise ValueError(f"the file was written by model {name!r}, which is not "
                      "in the zoo; pass --model with its weights or SavedModel")
-  return load(name, precision)
+  return load(name, precision, cached)
 
 
-def load(name_or_path=None, precision="float32"):
+def load(name_or_path=None, precision="float32", cached=False):
   """A ready codec: a zoo name (default: DEFAULT_MODEL), a weights file, or a
   SavedModel folder written by `tfvrc export` (always float32); `precision`
-  of the analysis and synthesis transforms."""
+  of the analysis and synthesis transforms; `cached`: see `load_file`."""
   name_or_path = name_or_path or DEFAULT_MODEL
   if name_or_path in names():
-    return load_file(path_of(name_or_path), name_or_path, precision)
+    return load_file(path_of(name_or_path), name_or_path, precision, cached)
   if os.path.isdir(name_or_path):
     from tfvrc import export  # pylint: disable=import-outside-toplevel
     return export.SavedModelCodec(name_or_path)
   if os.path.isfile(name_or_path):
-    return load_file(name_or_path, precision=precision)
+    return load_file(name_or_path, precision=precision, cached=cached)
   raise ValueError(f"unknown model {name_or_path!r}: not a zoo name "
                    f"({', '.join(names()) or 'none shipped'}), weights "
                    "file or SavedModel folder")
