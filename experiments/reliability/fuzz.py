@@ -185,8 +185,11 @@ def main(_):
     counts = collections.Counter(r["outcome"] for r in records[name])
     slowest = max((r["seconds"] for r in records[name]
                    if r["seconds"] is not None), default=0.)
+    by_kind = collections.Counter(f"{r['kind']} {r['outcome']}"
+                                  for r in records[name])
     rows.append(dict(model=name, cases=len(records[name]),
                      **{o: counts[o] for o in OUTCOMES},
+                     by_kind=dict(sorted(by_kind.items())),
                      max_seconds=slowest,
                      wall_seconds=round(time.monotonic() - start)))
     print(f"{name:38s} {len(records[name]):6d} " + " ".join(
