@@ -25,6 +25,7 @@ import time
 from absl import app
 from absl import flags
 import numpy as np
+import tensorflow as tf
 
 from tfvrc import coding
 from tfvrc import io
@@ -40,7 +41,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("data", "../shared/data/kodak", "Folder of PNG images "
                     "(relative paths from the repo root).")
 flags.DEFINE_string("model", None, "Weights file or zoo name; default: "
-                    "untrained weights of --num_filters/--decoder_msrbs.")
+                    "untrained weights (seed 0) of --num_filters and "
+                    "--decoder_msrbs.")
 flags.DEFINE_integer("num_filters", 128, "N of untrained weights.")
 flags.DEFINE_integer("decoder_msrbs", 1, "Decoder MSRBs of untrained weights.")
 flags.DEFINE_integer("images", 4, "Images timed (after a warm-up).")
@@ -69,6 +71,7 @@ class Timers:
 def load_codec():
   if FLAGS.model:
     return zoo.load(FLAGS.model)
+  tf.keras.utils.set_random_seed(0)
   model = models.create("asymmetric_msrb", num_filters=FLAGS.num_filters,
                         decoder_msrbs=FLAGS.decoder_msrbs)
   model.build_coders()
