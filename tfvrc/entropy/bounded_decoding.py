@@ -2,7 +2,7 @@
 
 tfc's decoder reads zero bytes past the end of a string, and decodes an
 escaped (overflow) value with a loop that runs while it reads zero bits. A
-string that holds fewer symbols than its file's header implies can so keep
+string that holds fewer symbols than its file's header implies can thus keep
 the decoder busy for ever (issue 15; `tests/test_bounded_decoding.py` holds
 a 24-byte example). Here the decoder reads the string, then `ZERO_BYTES`
 zeros (what it would read anyway: tfc's encoder leaves trailing zeros
@@ -35,7 +35,8 @@ _CHUNK = 1024  # bytes of ones per tf.string element of the tail
 
 def _padded(strings, num_symbols):
   """`strings` followed by the zeros and ones the decoder may read."""
-  chunks = num_symbols * TAIL_BYTES_PER_SYMBOL // _CHUNK + 1
+  chunks = (tf.cast(num_symbols, tf.int64) * TAIL_BYTES_PER_SYMBOL // _CHUNK
+            + 1)
   ones = tf.strings.reduce_join(tf.fill([chunks], b"\xff" * _CHUNK))
   return tf.strings.join([strings, b"\x00" * ZERO_BYTES + ones])
 
