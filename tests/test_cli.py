@@ -121,6 +121,7 @@ def test_train_takes_the_trainer_flags():
   assert "no_such_flag" in result.stderr
 
 
+@pytest.mark.slow
 def test_modulated_model_codes_any_lambda_in_its_range(tmp_path):
   """--rate is lambda for the shipped MAE: between trained points it codes,
   outside the range it is refused."""

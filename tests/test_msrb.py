@@ -140,6 +140,7 @@ def crop_file_fixture(sample, tmp_path):
   return str(path)
 
 
+@pytest.mark.slow
 def test_round_trip_in_fresh_processes(weights, crop_file, tmp_path):
   _round_trip_in_fresh_processes(weights, crop_file, tmp_path)
 

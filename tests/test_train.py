@@ -164,6 +164,7 @@ def test_a_flag_that_does_not_apply_is_refused(model, flag, tmp_path,
                    f"--data={image_folder(tmp_path / 'images')}")
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_model_is_refused(tmp_path, run_in_process):
   """Keras would restore the variables that match and keep the others; a
   resumed run must have them all."""
