@@ -19,6 +19,9 @@ import time
 from absl import app
 from absl import flags
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list("sizes", ["1000x1000", "8000x6000"], "Image sizes, WxH.")
 flags.DEFINE_string("model", None, "Zoo model (default: the default model).")
@@ -80,9 +83,7 @@ def main(_):
                           / (last["megapixels"] - first["megapixels"]), 1)
     print("\npeak MB per megapixel: " + ", ".join(
         f"{k} {v}" for k, v in slope.items()))
-  root = os.path.dirname(os.path.dirname(os.path.dirname(
-      os.path.abspath(__file__))))
-  out = os.path.join(root, FLAGS.out)
+  out = os.path.join(REPO, FLAGS.out)
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, "big_image.json"), "w") as f:
     json.dump(dict(model=FLAGS.model or "default", rows=rows,

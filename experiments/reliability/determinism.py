@@ -24,6 +24,9 @@ import tempfile
 from absl import app
 from absl import flags
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", "experiments/reliability/results",
                     "Output folder (relative paths from the repo root).")
@@ -122,9 +125,7 @@ def main(_):
   total = {k: sum(r[k] for r in rows) for k in ("files", "refused", "differ")}
   print(f"\nin all: {total['files']} decodes, {total['refused']} refused, "
         f"{total['differ']} with other pixels")
-  root = os.path.dirname(os.path.dirname(os.path.dirname(
-      os.path.abspath(__file__))))
-  out = os.path.join(root, FLAGS.out)
+  out = os.path.join(REPO, FLAGS.out)
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, "determinism.json"), "w") as f:
     json.dump(dict(settings=[label(s) for s in SETTINGS], rows=rows,

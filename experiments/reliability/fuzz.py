@@ -29,6 +29,9 @@ from absl import app
 from absl import flags
 import numpy as np
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("cases", 10000, "Cases in all, split over the models.")
 flags.DEFINE_float("deadline", 60., "Seconds a case may take (the first "
@@ -195,9 +198,7 @@ def main(_):
     print(f"{name:38s} {len(records[name]):6d} " + " ".join(
         f"{counts[o]:8d}" for o in OUTCOMES) + f"  {slowest:5.1f}",
           flush=True)
-  root = os.path.dirname(os.path.dirname(os.path.dirname(
-      os.path.abspath(__file__))))
-  out = os.path.join(root, FLAGS.out)
+  out = os.path.join(REPO, FLAGS.out)
   os.makedirs(out, exist_ok=True)
   bad = [dict(model=name, **r) for name, rs in records.items() for r in rs
          if r["outcome"] in ("wrong", "hung", "crashed")]

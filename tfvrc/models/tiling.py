@@ -1,6 +1,6 @@
 """A fully convolutional transform run tile by tile, so that coding an image
 of any size needs memory for one tile's activations, not the whole image's
-(issue 15: an 8000x6000 photo took 12.6 GB in one pass).
+(issue 15; `experiments/reliability/big_image.py` measures the peak).
 
 Each tile is computed with `margin` input samples of context on every side
 (at least the transform's reach), clipped to the image, and only its centre

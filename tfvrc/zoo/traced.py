@@ -1,6 +1,6 @@
 """The command line's cache of traced models, so a cold start skips building
-the Keras model and tracing its coders (issue 17: about half of a one-image
-`tfvrc compress`).
+the Keras model and tracing its coders (issue 17; the time it saves is
+measured by `experiments/speed/cli_start.py`).
 
 The first time the CLI codes with a weights file, it exports the codec as a
 SavedModel (`export.export`) under the cache folder; later runs load that
