@@ -15,7 +15,8 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from tfvrc import entropy
-from tfvrc.entropy import bounded_decoding
+from tfvrc.entropy import gaussian
+from tfvrc.entropy import indexed_coding
 
 # 24 bytes that keep tfc's decoder busy for ever when it decodes 16x16x4
 # symbols under zero-mean normal priors of SCALES (found by decoding random
@@ -31,6 +32,11 @@ def channels_model():
       compression=True)
 
 
+def bounded_decode(model, strings, shape):
+  """`model.decompress(strings, shape)`, bounded and checked."""
+  return gaussian.FactorizedCoder(model).decompress(strings, shape)
+
+
 def latent(seed, shape=(1, *SHAPE, 4)):
   """Values at the prior's scales, with outliers tfc codes as escapes."""
   rng = np.random.default_rng(seed)
@@ -43,11 +49,12 @@ def run_decoder(decode, timeout):
   """Decodes LOOPING in a fresh process; its output, or None on timeout."""
   script = textwrap.dedent(f"""
       import tensorflow as tf, tensorflow_compression as tfc
-      from tfvrc.entropy import bounded_decoding
+      from tfvrc.entropy import gaussian
       model = tfc.ContinuousBatchedEntropyModel(
           tfc.NoisyNormal(loc=0., scale=tf.constant({SCALES})),
           coding_rank=3, compression=True)
       strings = tf.constant([bytes.fromhex("{LOOPING}")])
+      bounded = gaussian.FactorizedCoder(model)
       try:
         {decode}
         print("decoded")
@@ -71,11 +78,11 @@ def test_tfc_loops_on_the_string():
 
 def test_the_bounded_decoder_refuses_the_string_tfc_loops_on():
   output = run_decoder(
-      f"bounded_decoding.decode_channels(model, strings, {SHAPE})",
+      f"bounded.decompress(strings, {SHAPE})",
       timeout=60)
   assert output is not None and "refused:" in output, output
-  assert bounded_decoding.TOO_LARGE in output or (
-      bounded_decoding.NOT_REENCODED in output), output
+  assert indexed_coding.TOO_LARGE in output or (
+      indexed_coding.NOT_REENCODED in output), output
 
 
 def test_channels_decode_as_tfc_does():
@@ -83,7 +90,7 @@ def test_channels_decode_as_tfc_does():
   for seed in range(3):
     strings = model.compress(latent(seed))
     np.testing.assert_array_equal(
-        bounded_decoding.decode_channels(model, strings, SHAPE),
+        bounded_decode(model, strings, SHAPE),
         model.decompress(strings, SHAPE))
 
 
@@ -117,8 +124,8 @@ def test_strings_that_do_not_reencode_are_refused(change):
              "swap": string[1:2] + string[:1] + string[2:]}[change]
   assert changed != string
   with pytest.raises(tf.errors.InvalidArgumentError,
-                     match=bounded_decoding.NOT_REENCODED):
-    bounded_decoding.decode_channels(model, tf.constant([changed]), SHAPE)
+                     match=indexed_coding.NOT_REENCODED):
+    bounded_decode(model, tf.constant([changed]), SHAPE)
 
 
 @settings(max_examples=60, deadline=None)
@@ -128,9 +135,9 @@ def test_any_string_is_refused_or_reencodes(data, side):
   whose encoding is exactly those bytes."""
   model = channels_model()
   try:
-    values = bounded_decoding.decode_channels(
+    values = bounded_decode(
         model, tf.constant([data]), (side, side))
   except tf.errors.InvalidArgumentError as e:
-    assert any(r in e.message for r in bounded_decoding.REASONS), e.message
+    assert any(r in e.message for r in indexed_coding.REASONS), e.message
   else:
     assert model.compress(values).numpy()[0] == data

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvrc import bitstream
-from tfvrc.entropy import bounded_decoding
+from tfvrc.entropy import indexed_coding
 from tfvrc.entropy import range_coding
 
 
@@ -168,7 +168,7 @@ def decode(codec, data, max_pixels=None, layers=None):
         tf.constant(rate, tf.float32),
         *[tf.constant([s]) if codec.graph_coding else s for s in strings])
   except tf.errors.InvalidArgumentError as e:
-    reason = next((r for r in bounded_decoding.REASONS if r in e.message),
+    reason = next((r for r in indexed_coding.REASONS if r in e.message),
                   e.message.strip().splitlines()[-1])
     raise bitstream.BitstreamError(
         f"the payload does not decode: {reason}") from None

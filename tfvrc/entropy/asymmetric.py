@@ -16,7 +16,6 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 import tensorflow_probability as tfp
 
-from tfvrc.entropy import bounded_decoding
 from tfvrc.entropy import gaussian
 
 _HALF_LOG_2_OVER_PI = 0.5 * np.log(2. / np.pi)
@@ -121,9 +120,8 @@ def noisy_asymmetric_normal(loc, scale_left, scale_right):
       AsymmetricNormal(loc, scale_left, scale_right))
 
 
-class AsymmetricConditional(tf.Module):
-  """Latent model from the hyper-synthesis output: per element a mean and
-  two scale indexes (left, right). y - mean is rounded and coded."""
+class AsymmetricConditional(gaussian.IndexedConditional):
+  """Per element a mean and two scale indexes (left, right)."""
 
   num_params = 3
 
@@ -137,26 +135,6 @@ class AsymmetricConditional(tf.Module):
              scale_right=lambda i: gaussian.scale_fn(i[..., 1])),
         coding_rank=3, compression=compression, bottleneck_dtype=tf.float32)
 
-  @staticmethod
-  def _split(params):
+  def _split(self, params):
     means, left, right = tf.split(params, 3, axis=-1)
     return means, tf.stack([left, right], axis=-1)
-
-  def __call__(self, y, params, training):
-    means, indexes = self._split(params)
-    y_hat, bits = self.model(y - means, indexes, training=training)
-    return y_hat + means, bits
-
-  def compress(self, y, params):
-    means, indexes = self._split(params)
-    return self.model.compress(y - means, indexes)
-
-  def decompress(self, strings, params):
-    means, indexes = self._split(params)
-    return (bounded_decoding.decode_indexed(self.model, strings, indexes)
-            + means)
-
-  def quantize(self, y, params):
-    """What `decompress(compress(y, params), params)` returns."""
-    means, _ = self._split(params)
-    return self.model.quantize(y - means) + means

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from tfvrc.entropy import bounded_decoding
+from tfvrc.entropy import indexed_coding
 
 SCALE_MIN = 0.11
 SCALE_MAX = 256.
@@ -33,9 +33,43 @@ def scale_index(scale):
   return (tf.math.log(scale) - math.log(SCALE_MIN)) / _LOG_STEP
 
 
-class GaussianConditional(tf.Module):
-  """Latent model from the hyper-synthesis output: per element a mean and a
-  scale index (Minnen et al. 2018). y is rounded around the mean and coded."""
+class IndexedConditional(indexed_coding.TableCoder, tf.Module):
+  """Latent model from the hyper-synthesis output: per element a mean and
+  table indexes, which subclasses split from it (`_split`) for their tfc
+  `model`. y - mean is rounded and coded."""
+
+  def _split(self, params):
+    """(means, indexes as `model` takes them)."""
+    raise NotImplementedError
+
+  @property
+  def cdf(self):
+    return self.model.cdf
+
+  @property
+  def cdf_offset(self):
+    return self.model.cdf_offset
+
+  def __call__(self, y, params, training):
+    means, indexes = self._split(params)
+    y_hat, bits = self.model(y - means, indexes, training=training)
+    return y_hat + means, bits
+
+  def indexes(self, params):
+    model = self.model
+    return model._flatten_indexes(  # pylint: disable=protected-access
+        model._normalize_indexes(self._split(params)[1]))  # pylint: disable=protected-access
+
+  def symbols(self, y, params):
+    means, _ = self._split(params)
+    return tf.cast(tf.round(y - means), tf.int32), self.indexes(params)
+
+  def values(self, symbols, params):
+    return tf.cast(symbols, tf.float32) + self._split(params)[0]
+
+
+class GaussianConditional(IndexedConditional):
+  """Per element a mean and a scale index (Minnen et al. 2018)."""
 
   num_params = 2
 
@@ -45,22 +79,44 @@ class GaussianConditional(tf.Module):
         tfc.NoisyNormal, NUM_SCALES, scale_fn, coding_rank=3,
         compression=compression, bottleneck_dtype=tf.float32)
 
-  def __call__(self, y, params, training):
-    means, indexes = tf.split(params, 2, axis=-1)
-    return self.model(y, indexes, loc=means, training=training)
+  def _split(self, params):
+    return tf.split(params, 2, axis=-1)
 
-  def compress(self, y, params):
-    means, indexes = tf.split(params, 2, axis=-1)
-    return self.model.compress(y, indexes, loc=means)
 
-  def decompress(self, strings, params):
-    means, indexes = tf.split(params, 2, axis=-1)
-    return bounded_decoding.decode_indexed(self.model, strings, indexes) + means
+class FactorizedCoder(indexed_coding.TableCoder, tf.Module):
+  """Range coder of a factorized model (the hyper-latent's): each channel
+  under its own table. Its `params` are the latent's spatial shape."""
 
-  def quantize(self, y, params):
-    """What `decompress(compress(y, params), params)` returns."""
-    means, _ = tf.split(params, 2, axis=-1)
-    return self.model.quantize(y, loc=means)
+  def __init__(self, model):
+    super().__init__(name="factorized_coder")
+    self.model = model
+
+  @property
+  def cdf(self):
+    return self.model.cdf
+
+  @property
+  def cdf_offset(self):
+    return self.model.cdf_offset
+
+  @property
+  def quantization_offset(self):
+    """What the symbols are rounded around (tfc's None: zero)."""
+    offset = self.model.quantization_offset
+    return 0. if offset is None else offset
+
+  def indexes(self, params):
+    shape = tf.concat([[1], params, self.model.prior_shape_tensor], 0)
+    return indexed_coding.channel_indexes(shape)
+
+  def symbols(self, y, params=None):
+    del params
+    symbols = tf.cast(tf.round(y - self.quantization_offset), tf.int32)
+    return symbols, indexed_coding.channel_indexes(tf.shape(y))
+
+  def values(self, symbols, params=None):
+    del params
+    return tf.cast(symbols, tf.float32) + self.quantization_offset
 
 
 def factorized_model(prior, quantization_offset=None):
@@ -83,11 +139,11 @@ def factorized_coder(prior, tables=None):
   """
   if tables is None:
     tables = _search_tables(prior)
-  return tfc.ContinuousBatchedEntropyModel(
+  return FactorizedCoder(tfc.ContinuousBatchedEntropyModel(
       prior_shape=prior.batch_shape, coding_rank=3, compression=True,
       cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
       quantization_offset=tables["quantization_offset"],
-      bottleneck_dtype=tf.float32)
+      bottleneck_dtype=tf.float32))
 
 
 def _search_tables(prior):
@@ -107,6 +163,7 @@ def factorized_tables(coder):
   """The arrays `factorized_coder` needs to rebuild `coder` without a search."""
   offset = coder.quantization_offset
   return dict(cdf=coder.cdf.numpy(), cdf_offset=coder.cdf_offset.numpy(),
-              quantization_offset=(np.zeros(coder.prior_shape, np.float32)
+              quantization_offset=(np.zeros(coder.model.prior_shape,
+                                            np.float32)
                                    if offset is None else
                                    np.asarray(offset, np.float32)))

@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from tfvrc.entropy import indexed_coding
+
 
 class LatentCodec(tf.keras.layers.Layer):
   """Codes a latent y (NHWC, float32) given the model's rate knob [batch].
@@ -9,6 +11,13 @@ class LatentCodec(tf.keras.layers.Layer):
   Subclasses set `num_strings` and implement the methods below. Latent
   codecs compute in float32 under any precision policy: they hold the
   entropy models, and the coder's tables must not depend on it.
+
+  A codec of tfc entropy models implements coding as integers and tables
+  (`symbols`, `decode_indexes`, `dequantize`, `cdf_tables`), and `compress` /
+  `decompress` here range-code them. That split is what a serving
+  deployment runs apart: the integers on the server, the range coding on
+  the client (`tfvrc.serving`). Its strings are decoded last to first (a
+  side latent's before the latent it parameterises).
   """
 
   num_strings = None
@@ -27,10 +36,38 @@ class LatentCodec(tf.keras.layers.Layer):
 
   def compress(self, y, rate):
     """(tuple of `num_strings` (batch,) strings, y_hat as decoded)."""
-    raise NotImplementedError
+    coded, y_hat = self.symbols(y, rate)
+    strings = tuple(indexed_coding.encode(cdf, cdf_offset, symbols, indexes)
+                    for (symbols, indexes), (cdf, cdf_offset)
+                    in zip(coded, self.cdf_tables()))
+    return strings, y_hat
 
   def decompress(self, strings, shape, rate):
     """y_hat from `strings` for a latent of spatial `shape` (2,)."""
+    tables = self.cdf_tables()
+    known = ()
+    for k in reversed(range(self.num_strings)):
+      indexes = self.decode_indexes(known, shape, rate)
+      known = (indexed_coding.decode(*tables[k], indexes, strings[k]),
+               *known)
+    return self.dequantize(known, shape, rate)
+
+  def symbols(self, y, rate):
+    """(per string, (int32 symbols, int32 table indexes)), y_hat."""
+    raise NotImplementedError
+
+  def decode_indexes(self, known, shape, rate):
+    """The table indexes of string `num_strings - len(known) - 1`, given the
+    symbols `known` of the strings after it."""
+    raise NotImplementedError
+
+  def dequantize(self, symbols, shape, rate):
+    """y_hat from the symbols of every string."""
+    raise NotImplementedError
+
+  def cdf_tables(self):
+    """Per string, the (cdf, cdf_offset) its indexes point into: the same
+    for every rate."""
     raise NotImplementedError
 
   def build_coders(self, tables=None):

@@ -2,7 +2,6 @@
 
 import tensorflow_compression as tfc
 
-from tfvrc.entropy import bounded_decoding
 from tfvrc.entropy import gaussian
 from tfvrc.latent_codecs import base
 
@@ -26,13 +25,21 @@ class EntropyBottleneck(base.LatentCodec):
                                       self.coder.quantization_offset)
     return model(y, training=False)
 
-  def compress(self, y, rate):
+  def symbols(self, y, rate):
     del rate
-    return (self.coder.compress(y),), self.coder.quantize(y)
+    coded = self.coder.symbols(y)
+    return (coded,), self.coder.values(coded[0])
 
-  def decompress(self, strings, shape, rate):
-    del rate
-    return bounded_decoding.decode_channels(self.coder, strings[0], shape)
+  def decode_indexes(self, known, shape, rate):
+    del known, rate
+    return self.coder.indexes(shape)
+
+  def dequantize(self, symbols, shape, rate):
+    del shape, rate
+    return self.coder.values(symbols[0])
+
+  def cdf_tables(self):
+    return ((self.coder.cdf, self.coder.cdf_offset),)
 
   def build_coders(self, tables=None):
     self.coder = gaussian.factorized_coder(self.prior, tables or None)

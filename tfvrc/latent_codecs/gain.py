@@ -31,6 +31,9 @@ class GainCodec(base.LatentCodec):
     return self._around(
         lambda y: self.inner.quantized_forward(y, rate), y, rate)
 
+  # Coding delegates to `inner` whole: it may range-code its own way (the
+  # context codec does).
+
   def compress(self, y, rate):
     strings, y_hat = self.inner.compress(self.gain(y, self.level(rate)), rate)
     return strings, self.inverse_gain(y_hat, self.level(rate))
@@ -38,6 +41,20 @@ class GainCodec(base.LatentCodec):
   def decompress(self, strings, shape, rate):
     return self.inverse_gain(self.inner.decompress(strings, shape, rate),
                              self.level(rate))
+
+  def symbols(self, y, rate):
+    coded, y_hat = self.inner.symbols(self.gain(y, self.level(rate)), rate)
+    return coded, self.inverse_gain(y_hat, self.level(rate))
+
+  def decode_indexes(self, known, shape, rate):
+    return self.inner.decode_indexes(known, shape, rate)
+
+  def dequantize(self, symbols, shape, rate):
+    return self.inverse_gain(self.inner.dequantize(symbols, shape, rate),
+                             self.level(rate))
+
+  def cdf_tables(self):
+    return self.inner.cdf_tables()
 
   def build_coders(self, tables=None):
     self.inner.build_coders(tables)

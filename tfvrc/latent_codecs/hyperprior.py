@@ -50,16 +50,30 @@ class HyperpriorCodec(base.LatentCodec):
     y_hat, bits = self.coder(y, params, training=False)
     return y_hat, bits + side_bits
 
-  def compress(self, y, rate):
-    side_strings, z_hat = self.side.compress(self.hyper_analysis(y), rate)
+  def symbols(self, y, rate):
+    side_coded, z_hat = self.side.symbols(self.hyper_analysis(y), rate)
     params = self.parameters(z_hat, tf.shape(y)[1:3])
-    return ((self.coder.compress(y, params), *side_strings),
-            self.coder.quantize(y, params))
+    coded = self.coder.symbols(y, params)
+    return (coded, *side_coded), self.coder.values(coded[0], params)
 
-  def decompress(self, strings, shape, rate):
-    z_hat = self.side.decompress(strings[1:], latent_shape(shape, SIDE_FACTOR),
-                                 rate)
-    return self.coder.decompress(strings[0], self.parameters(z_hat, shape))
+  def _side_values(self, side_symbols, shape, rate):
+    return self.side.dequantize(side_symbols,
+                                latent_shape(shape, SIDE_FACTOR), rate)
+
+  def decode_indexes(self, known, shape, rate):
+    if len(known) < self.side.num_strings:
+      return self.side.decode_indexes(
+          known, latent_shape(shape, SIDE_FACTOR), rate)
+    z_hat = self._side_values(known, shape, rate)
+    return self.coder.indexes(self.parameters(z_hat, shape))
+
+  def dequantize(self, symbols, shape, rate):
+    z_hat = self._side_values(symbols[1:], shape, rate)
+    return self.coder.values(symbols[0], self.parameters(z_hat, shape))
+
+  def cdf_tables(self):
+    return ((self.coder.cdf, self.coder.cdf_offset),
+            *self.side.cdf_tables())
 
   def build_coders(self, tables=None):
     self.coder = self.conditional(compression=True)

@@ -32,14 +32,41 @@ class PerRateCodec(base.LatentCodec):
     return self._selected(
         [c.quantized_forward(y, rate) for c in self.codecs], rate)
 
-  def compress(self, y, rate):
-    """One image (the coder's batch): its codec's strings and y_hat."""
-    return tf.switch_case(self.index(rate)[0], [
-        lambda c=c: c.compress(y, rate) for c in self.codecs])
+  # The codecs' tables are concatenated (string by string), so that they
+  # are the same for every rate; each codec's indexes are shifted to its own.
 
-  def decompress(self, strings, shape, rate):
+  def _bases(self, k):
+    """Where each codec's tables of string k start in the concatenation."""
+    sizes = [tf.size(c.cdf_tables()[k][1]) for c in self.codecs]
+    return tf.cumsum(sizes, exclusive=True)
+
+  def _select(self, rate, branch):
+    """branch(i, codec) of the codec of the (one image's) rate."""
     return tf.switch_case(self.index(rate)[0], [
-        lambda c=c: c.decompress(strings, shape, rate) for c in self.codecs])
+        lambda i=i, c=c: branch(i, c) for i, c in enumerate(self.codecs)])
+
+  def symbols(self, y, rate):
+    """One image (the coder's batch): its codec's symbols and y_hat."""
+    def branch(i, codec):
+      coded, y_hat = codec.symbols(y, rate)
+      return tuple((symbols, indexes + self._bases(k)[i])
+                   for k, (symbols, indexes) in enumerate(coded)), y_hat
+    return self._select(rate, branch)
+
+  def decode_indexes(self, known, shape, rate):
+    k = self.num_strings - len(known) - 1
+    return self._select(rate, lambda i, codec: codec.decode_indexes(
+        known, shape, rate) + self._bases(k)[i])
+
+  def dequantize(self, symbols, shape, rate):
+    return self._select(
+        rate, lambda i, codec: codec.dequantize(symbols, shape, rate))
+
+  def cdf_tables(self):
+    return tuple(
+        tuple(tf.concat([c.cdf_tables()[k][j] for c in self.codecs], 0)
+              for j in range(2))
+        for k in range(self.num_strings))
 
   def build_coders(self, tables=None):
     for i, codec in enumerate(self.codecs):

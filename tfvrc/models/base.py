@@ -170,6 +170,28 @@ class CompressionModel(tf.keras.Model):
     """The reconstruction and estimated bits that `encode`/`decode` realise."""
     raise NotImplementedError
 
+  # Whether the family splits coding into integers and range coding, so a
+  # server can run its networks and a client the range coder
+  # (`tfvrc.serving`): then it implements the four methods below, in the
+  # terms of `latent_codecs.base.LatentCodec`.
+  serving_split = False
+
+  def analyze(self, x, rate):
+    """Per string, the (symbols, table indexes) `encode` range-codes."""
+    raise NotImplementedError
+
+  def decode_indexes(self, known, shape, rate):
+    """The table indexes of the string before the `known` ones' symbols."""
+    raise NotImplementedError
+
+  def synthesize(self, symbols, shape, rate):
+    """`decode` from the symbols of every string."""
+    raise NotImplementedError
+
+  def cdf_tables(self):
+    """Per string, the (cdf, cdf_offset) its table indexes point into."""
+    raise NotImplementedError
+
   def legacy_components(self):
     """The layers and modules whose trainable weights a positional weights
     file (written before weights were keyed by name) holds, in its order."""

@@ -41,18 +41,44 @@ class VAE(base.CompressionModel):
                                                       rate)
     return self.synthesis(y_hat, rate), bits
 
+  def _tiled_analysis(self, x, rate):
+    return tiling.tiled(lambda x: self.analysis(x, rate), x, self.tile_size,
+                        TILE_MARGIN, self.latent_depth, down=LATENT_FACTOR)
+
+  def _tiled_synthesis(self, y_hat, rate):
+    return tiling.tiled(lambda y: self.synthesis(y, rate), y_hat,
+                        self.tile_size // LATENT_FACTOR,
+                        TILE_MARGIN // LATENT_FACTOR, 3, up=LATENT_FACTOR)
+
   def encode(self, x, rate):
-    y = tiling.tiled(lambda x: self.analysis(x, rate), x, self.tile_size,
-                     TILE_MARGIN, self.latent_depth, down=LATENT_FACTOR)
-    strings, _ = self.latent_codec.compress(y, rate)
+    strings, _ = self.latent_codec.compress(self._tiled_analysis(x, rate),
+                                            rate)
     return strings
 
   def decode(self, shape, rate, strings):
     y_hat = self.latent_codec.decompress(
         strings, hyperprior.latent_shape(shape, LATENT_FACTOR), rate)
-    return tiling.tiled(lambda y: self.synthesis(y, rate), y_hat,
-                        self.tile_size // LATENT_FACTOR,
-                        TILE_MARGIN // LATENT_FACTOR, 3, up=LATENT_FACTOR)
+    return self._tiled_synthesis(y_hat, rate)
+
+  # --- Coding as integers, for serving (see base.CompressionModel) --------
+
+  serving_split = True
+
+  def analyze(self, x, rate):
+    coded, _ = self.latent_codec.symbols(self._tiled_analysis(x, rate), rate)
+    return coded
+
+  def decode_indexes(self, known, shape, rate):
+    return self.latent_codec.decode_indexes(
+        known, hyperprior.latent_shape(shape, LATENT_FACTOR), rate)
+
+  def synthesize(self, symbols, shape, rate):
+    y_hat = self.latent_codec.dequantize(
+        symbols, hyperprior.latent_shape(shape, LATENT_FACTOR), rate)
+    return self._tiled_synthesis(y_hat, rate)
+
+  def cdf_tables(self):
+    return self.latent_codec.cdf_tables()
 
   def build_coders(self, tables=None):
     self.latent_codec.build_coders(tables)

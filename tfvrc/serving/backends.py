@@ -1,0 +1,109 @@
+"""How a `serving.Client` reaches the signatures: a SavedModel in this
+process, or TF Serving's REST or gRPC predict API.
+
+Each backend has `predict(signature, inputs) -> outputs`, dicts of numpy
+arrays by the signature's input and output names. A server's refusal (a
+rate out of range, an unknown model) raises `ServingError` with its message.
+"""
+
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+import tensorflow as tf
+
+from tfvrc.serving import signatures
+
+
+MAX_MESSAGE_BYTES = 256 << 20
+
+
+class ServingError(RuntimeError):
+  """The server refused or failed a request."""
+
+
+class Local:
+  """The serving SavedModel at `path` (a `NAME/VERSION` folder), loaded
+  here: no server, same signatures."""
+
+  def __init__(self, path):
+    self.signatures = tf.saved_model.load(path).signatures
+
+  def predict(self, signature, inputs):
+    try:
+      outputs = self.signatures[signature](
+          **{k: tf.constant(v) for k, v in inputs.items()})
+    except tf.errors.InvalidArgumentError as e:
+      raise ServingError(e.message.strip().splitlines()[0]) from None
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+class Rest:
+  """TF Serving's REST predict API (columnar "inputs" / "outputs"), e.g.
+  Rest("http://localhost:8501", "gained-mse")."""
+
+  def __init__(self, url, model_name, version=None, timeout=600):
+    path = f"/v1/models/{model_name}"
+    if version is not None:
+      path += f"/versions/{int(version)}"
+    self.url = url.rstrip("/") + path + ":predict"
+    self.timeout = timeout
+
+  def predict(self, signature, inputs):
+    body = json.dumps({"signature_name": signature, "inputs": {
+        k: np.asarray(v).tolist() for k, v in inputs.items()}}).encode()
+    request = urllib.request.Request(
+        self.url, body, {"Content-Type": "application/json"})
+    try:
+      with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        reply = json.load(response)
+    except urllib.error.HTTPError as e:
+      raise ServingError(_rest_error(e)) from None
+    except urllib.error.URLError as e:
+      raise ServingError(f"cannot reach {self.url}: {e.reason}") from None
+    outputs = reply["outputs"]
+    # A signature of one output is answered with its value alone.
+    return outputs if isinstance(outputs, dict) else {
+        signatures.only_output(signature): outputs}
+
+
+def _rest_error(error):
+  try:
+    return json.load(error)["error"]
+  except (ValueError, KeyError):
+    return f"HTTP {error.code} {error.reason}"
+
+
+class Grpc:
+  """TF Serving's gRPC PredictionService, e.g.
+  Grpc("localhost:8500", "gained-mse") (needs tensorflow-serving-api)."""
+
+  def __init__(self, target, model_name, version=None, timeout=600):
+    # pylint: disable=import-outside-toplevel
+    import grpc
+    from tensorflow_serving.apis import predict_pb2
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+    self.grpc = grpc
+    self.predict_pb2 = predict_pb2
+    # The coder's tables (`describe`) can pass gRPC's default 4 MB.
+    channel = grpc.insecure_channel(target, options=[
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+    self.stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    self.model_name, self.version = model_name, version
+    self.timeout = timeout
+
+  def predict(self, signature, inputs):
+    request = self.predict_pb2.PredictRequest()
+    request.model_spec.name = self.model_name
+    if self.version is not None:
+      request.model_spec.version.value = int(self.version)
+    request.model_spec.signature_name = signature
+    for name, value in inputs.items():
+      request.inputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+    try:
+      reply = self.stub.Predict(request, timeout=self.timeout)
+    except self.grpc.RpcError as e:
+      raise ServingError(e.details()) from None
+    return {k: tf.make_ndarray(v) for k, v in reply.outputs.items()}

@@ -1,0 +1,74 @@
+"""The client half: range-codes what a serving model's signatures return
+into ordinary .tfvrc files, and back.
+
+A `Client` is a codec in the sense of `tfvrc.coding`, so files go through the
+same `coding.encode` / `coding.decode` as with a local model (same header
+checks, same errors), and a file written through a server is byte for byte
+the file `tfvrc compress` writes with the same model and rate.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfvrc.entropy import indexed_coding
+from tfvrc.serving import signatures
+
+
+class Client:
+  """A serving model behind `backend` (`tfvrc.serving.backends`), with the
+  codec interface of `tfvrc.coding`: `coding.encode(client, image, rate)`
+  and `coding.decode(client, data)`."""
+
+  graph_coding = False  # strings are bytes
+  max_layers = 1
+  meta = {}
+
+  def __init__(self, backend):
+    self.backend = backend
+    info = backend.predict("describe", {
+        "protocol": np.int32(signatures.PROTOCOL)})
+    self.codec_name = _text(info["model_name"])
+    self.digest = bytes.fromhex(_text(info["weights_digest"]))
+    self.rate_range = tuple(float(r) for r in np.ravel(info["rate_range"]))
+    self.default_rate = float(info["default_rate"])
+    self.rate_points = tuple(
+        float(r) for r in np.ravel(info["rate_points"])) or None
+    self.num_strings = int(info["num_strings"])
+    self.tables = [(np.asarray(info[f"cdf_{k}"], np.int32),
+                    np.asarray(info[f"cdf_offset_{k}"], np.int32))
+                   for k in range(self.num_strings)]
+
+  def compress(self, image, rate):
+    """The payload strings (bytes) of one uint8 image."""
+    coded = self.backend.predict("analyze", {
+        "image": np.asarray(image, np.uint8), "rate": np.float32(rate)})
+    return [self._encode(k, coded[f"symbols_{k}"], coded[f"indexes_{k}"])
+            for k in range(self.num_strings)]
+
+  def decompress(self, shape, rate, *strings):
+    """The uint8 image of payload `strings` (bytes), decoded last to first:
+    each string's tables come from the symbols decoded after it."""
+    common = {"shape": np.asarray(shape, np.int32),
+              "rate": np.float32(rate)}
+    symbols = {}
+    for k in reversed(range(self.num_strings)):
+      indexes = self.backend.predict(f"indexes_{k}", {**common, **symbols})
+      symbols[f"symbols_{k}"] = self._decode(k, indexes["indexes"],
+                                             strings[k])
+    image = self.backend.predict("synthesize", {**common, **symbols})
+    return tf.constant(np.asarray(image["image"], np.uint8))
+
+  def _encode(self, k, symbols, indexes):
+    return indexed_coding.encode(
+        *self.tables[k], np.asarray(symbols, np.int32)[None],
+        np.asarray(indexes, np.int32)[None]).numpy()[0]
+
+  def _decode(self, k, indexes, string):
+    return indexed_coding.decode(
+        *self.tables[k], np.asarray(indexes, np.int32)[None],
+        tf.constant([string])).numpy()[0]
+
+
+def _text(value):
+  value = np.asarray(value).item()
+  return value.decode() if isinstance(value, bytes) else str(value)
