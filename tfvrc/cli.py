@@ -27,9 +27,21 @@ def _read(path):
     raise FileNotFoundError(f"no such file: {path}") from None
 
 
-def _codec_for(data, model, precision):
+def _served(server, model, data=None):
+  """The codec of a serving model (--server): its name is --model or, when
+  decoding, the file's, or the built-in default's."""
+  from tfvrc import coding, zoo
+  from tfvrc.serving import backends, client
+  if model is None and data is not None:
+    model = coding.read_header(data).model_name
+  return client.Client(backends.connect(server, model or zoo.DEFAULT_MODEL))
+
+
+def _codec_for(data, model, precision, server=None):
   """The codec named by --model, or else by the file's header."""
   from tfvrc import coding, zoo
+  if server:
+    return _served(server, model, data)
   if model is None:
     header = coding.read_header(data)
     return zoo.for_file(header.model_name, header.weights_digest, precision,
@@ -52,12 +64,14 @@ def cmd_compress(args):
   _check_output(output, args.force)
   from tfvrc import coding, io, metrics, zoo
   image = io.read_image(args.input)
-  if args.target_bpp is None and args.target_psnr is None:
-    data = coding.encode(zoo.load(args.model, args.precision, cached=True),
-                         image, args.rate)
+  if args.server:
+    codec = _served(args.server, args.model)
   else:
-    data = coding.encode_to_target(zoo.load(args.model, args.precision),
-                                   image, max_bpp=args.target_bpp,
+    codec = zoo.load(args.model, args.precision, cached=True)
+  if args.target_bpp is None and args.target_psnr is None:
+    data = coding.encode(codec, image, args.rate)
+  else:
+    data = coding.encode_to_target(codec, image, max_bpp=args.target_bpp,
                                    min_psnr=args.target_psnr)[0]
   io.atomic_write(output, data, force=args.force)
   header = coding.read_header(data)
@@ -71,8 +85,9 @@ def cmd_decompress(args):
   _check_output(output, args.force)
   from tfvrc import coding, io
   data = _read(args.input)
-  image = coding.decode(_codec_for(data, args.model, args.precision), data,
-                        args.max_pixels, args.layers)
+  image = coding.decode(
+      _codec_for(data, args.model, args.precision, args.server), data,
+      args.max_pixels, args.layers)
   io.write_image(output, image, force=args.force)
   print(f"{output}: {image.shape[1]}x{image.shape[0]}")
 
@@ -183,8 +198,15 @@ def cmd_demo(args):
 
 
 def cmd_export(args):
+  from tfvrc import zoo
+  if args.serving:
+    from tfvrc.serving import signatures
+    path = signatures.export(zoo.load(args.model), args.output, args.version)
+    print(f"{path}: SavedModel for TF Serving (stock ops) with analyze, "
+          "indexes_k, synthesize and describe signatures")
+    return
   _check_output(args.output, args.force)
-  from tfvrc import export, zoo
+  from tfvrc import export
   export.export(zoo.load(args.model), args.output, force=args.force)
   print(f"{args.output}: SavedModel with compress/decompress signatures")
 
@@ -221,6 +243,9 @@ def parser():
   target.add_argument("--target-psnr", type=float, help="search the rate for "
                       "the smallest file reaching this PSNR (dB)")
   c.add_argument("--force", action="store_true", help="overwrite OUTPUT")
+  c.add_argument("--server", help="code through a serving model: "
+                 "http(s)://HOST:PORT (TF Serving REST), grpc://HOST:PORT, or "
+                 "a folder `tfvrc export --serving` wrote; --model names it")
   add_precision(c)
   c.set_defaults(run=cmd_compress)
 
@@ -233,6 +258,9 @@ def parser():
                  "before decoding (default: tfvrc.coding.MAX_PIXELS, 2^26)")
   d.add_argument("--layers", type=int, help="of a layered file: decode only "
                  "its first LAYERS layers (default: all it holds)")
+  d.add_argument("--server", help="code through a serving model: "
+                 "http(s)://HOST:PORT (TF Serving REST), grpc://HOST:PORT, or "
+                 "a folder `tfvrc export --serving` wrote; --model names it")
   add_precision(d)
   d.set_defaults(run=cmd_decompress)
 
@@ -280,9 +308,14 @@ def parser():
   e.set_defaults(run=cmd_demo)
 
   x = sub.add_parser("export", help="write a SavedModel")
-  x.add_argument("output")
+  x.add_argument("output", help="its folder; with --serving, the model base "
+                 "folder TF Serving watches (OUTPUT/NAME/VERSION is written)")
   x.add_argument("--model")
   x.add_argument("--force", action="store_true")
+  x.add_argument("--serving", action="store_true", help="a SavedModel of "
+                 "stock TF ops for TF Serving; clients range-code (--server)")
+  x.add_argument("--version", type=int, help="with --serving: the version "
+                 "folder (default: one above the latest)")
   x.set_defaults(run=cmd_export)
 
   t = sub.add_parser("train", help="train a model (flags: python -m "

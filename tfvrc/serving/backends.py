@@ -7,6 +7,7 @@ rate out of range, an unknown model) raises `ServingError` with its message.
 """
 
 import json
+import os
 import urllib.error
 import urllib.request
 
@@ -19,8 +20,29 @@ from tfvrc.serving import signatures
 MAX_MESSAGE_BYTES = 256 << 20
 
 
-class ServingError(RuntimeError):
-  """The server refused or failed a request."""
+class ServingError(OSError):
+  """The server refused or failed a request, or cannot be reached."""
+
+
+def connect(address, model_name=None, version=None):
+  """The backend at `address`: "http(s)://HOST:PORT" (REST),
+  "grpc://HOST:PORT", or the folder of an exported model (`NAME/VERSION`,
+  or `NAME/` for its latest version). A server needs the served
+  `model_name`."""
+  if address.startswith(("http://", "https://", "grpc://")):
+    if not model_name:
+      raise ValueError(f"name the model {address} serves (--model)")
+    if address.startswith("grpc://"):
+      return Grpc(address[len("grpc://"):], model_name, version)
+    return Rest(address, model_name, version)
+  return Local(_version_folder(address))
+
+
+def _version_folder(path):
+  if not os.path.isdir(path):
+    raise FileNotFoundError(f"no serving model at {path}")
+  versions = [v for v in os.listdir(path) if v.isdigit()]
+  return os.path.join(path, max(versions, key=int)) if versions else path
 
 
 class Local:
@@ -28,14 +50,19 @@ class Local:
   here: no server, same signatures."""
 
   def __init__(self, path):
-    self.signatures = tf.saved_model.load(path).signatures
+    try:
+      self.signatures = tf.saved_model.load(path).signatures
+    except (OSError, ValueError) as e:
+      raise ServingError(f"{path} is not a SavedModel ({e})") from None
 
   def predict(self, signature, inputs):
     try:
       outputs = self.signatures[signature](
           **{k: tf.constant(v) for k, v in inputs.items()})
     except tf.errors.InvalidArgumentError as e:
-      raise ServingError(e.message.strip().splitlines()[0]) from None
+      lines = e.message.strip().splitlines()
+      raise ServingError(next((l for l in lines if "assertion failed" in l),
+                              lines[-1])) from None
     return {k: v.numpy() for k, v in outputs.items()}
 
 
