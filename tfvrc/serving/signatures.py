@@ -51,8 +51,9 @@ class ServingModule(tf.Module):
     self.model_variables = list(model.variables)
     if not model.serving_split:
       raise ValueError(
-          f"{codec.codec_name} ({model.family}) has no serving split: its "
-          "decoder runs the range coder inside its own loop")
+          f"{codec.codec_name} ({model.family}) has no serving split yet: "
+          "its decoder needs the range coder between its networks' steps "
+          "(see the README's 'SavedModel and serving')")
     self.num_strings = model.num_strings
     self.identity = dict(
         model_name=tf.constant(codec.codec_name),
