@@ -154,9 +154,26 @@ def test_per_rate_tables_are_concatenated(tmp_path):
                                   coding.decode(codec, data))
 
 
+def test_layered_files_through_the_server(tmp_path, crop):
+  """The shipped RNN model: every prefix of layers, as `tfvrc compress`
+  writes and decodes it; a full file decodes any prefix."""
+  codec = zoo.load("scalable-rnn-mse")
+  remote = client.Client(backends.Local(
+      signatures.export(codec, str(tmp_path))))
+  for layers in (1, 3):
+    data = coding.encode(remote, crop, layers)
+    assert data == coding.encode(codec, crop, layers)
+  full = coding.encode(codec, crop, 4)
+  for layers in (2, 4):
+    np.testing.assert_array_equal(
+        coding.decode(remote, full, layers=layers),
+        coding.decode(codec, full, layers=layers))
+
+
 def test_a_family_without_a_split_is_refused(tmp_path):
+  model = models.create("asymmetric_msrb", num_filters=16)
   with pytest.raises(ValueError, match="no serving split"):
-    signatures.export(zoo.load("scalable-rnn-mse"), str(tmp_path))
+    signatures.export(coding.Codec.of(model, "msrb"), str(tmp_path))
 
 
 def test_cli_codes_through_a_served_folder(exported, crop, tmp_path):

@@ -34,6 +34,9 @@ class AsymmetricMSRB(hyperprior.FixedLambda, vae.VAE):
   family = "asymmetric_msrb"
   num_strings = 2  # y's (range-coder bytes), z's
   graph_coding = False
+  # Its autoregressive decoder needs the range coder between context-model
+  # steps, so a server cannot run its networks apart (README, serving).
+  serving_split = False
 
   def __init__(self, lmbda=0.0067, num_filters=128, decoder_msrbs=1,
                importance_map=True, pqf=True, mixture="gaussian", name=None):

@@ -172,24 +172,35 @@ class CompressionModel(tf.keras.Model):
 
   # Whether the family splits coding into integers and range coding, so a
   # server can run its networks and a client the range coder
-  # (`tfvrc.serving`): then it implements the four methods below, in the
-  # terms of `latent_codecs.base.LatentCodec`.
+  # (`tfvrc.serving`): then it implements the methods below. They speak of
+  # the strings of a full file (`num_strings` per layer, `max_layers`
+  # layers), with int32 symbols and table indexes per string (as in
+  # `latent_codecs.base.LatentCodec`).
   serving_split = False
 
-  def analyze(self, x, rate):
-    """Per string, the (symbols, table indexes) `encode` range-codes."""
+  def decode_order(self):
+    """The string numbers of a full file in the order a decoder needs them
+    (a string's tables depend on the symbols of those before it)."""
     raise NotImplementedError
 
-  def decode_indexes(self, known, shape, rate):
-    """The table indexes of the string before the `known` ones' symbols."""
+  def analyze(self, x, rate):
+    """Per string of a full file, the (symbols, table indexes) `encode`
+    range-codes (a layered family's first `rate` layers are a prefix)."""
+    raise NotImplementedError
+
+  def decode_indexes(self, k, known, shape, rate):
+    """The table indexes of string k, given {j: symbols} of the strings
+    before it in `decode_order`."""
     raise NotImplementedError
 
   def synthesize(self, symbols, shape, rate):
-    """`decode` from the symbols of every string."""
+    """`decode` from the symbols of a file's strings (a layered family's
+    first len(symbols) / num_strings layers)."""
     raise NotImplementedError
 
   def cdf_tables(self):
-    """Per string, the (cdf, cdf_offset) its table indexes point into."""
+    """Per string of a full file, the (cdf, cdf_offset) its indexes point
+    into."""
     raise NotImplementedError
 
   def legacy_components(self):

@@ -218,12 +218,17 @@ class ScalableRNN(base.CompressionModel):
 
   def _hyper_step(self, side):
     """(z's string, z's shape, HD states) -> y's Gaussian parameters, HD's
-    new states: the one place the coder's tables are chosen."""
+    new states."""
     def step(z_string, z_shape, s_hs):
-      z_hat = side.decompress((z_string,), z_shape, None)
-      sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
-      return gaussian_parameters(sigma), s_hs
+      return self._hyper_parameters(
+          side.decompress((z_string,), z_shape, None), s_hs)
     return step
+
+  def _hyper_parameters(self, z_hat, s_hs):
+    """y's Gaussian parameters and HD's new states: the one place the
+    coder's tables are chosen."""
+    sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
+    return gaussian_parameters(sigma), s_hs
 
   def compress_layers(self, image, layers):
     """Codes a uint8 image's first `layers` layers: (flat strings, y's then
@@ -245,6 +250,76 @@ class ScalableRNN(base.CompressionModel):
       strings += [y_string.numpy()[0], z_string.numpy()[0]]
       reconstructions.append(self._image(total, tf.shape(image)))
     return strings, reconstructions
+
+  # --- Coding as integers, for serving (see base.CompressionModel) --------
+  # The same steps as above, with symbols where the range coder was. A
+  # server is stateless, so each request recomputes the states it needs
+  # from the symbols it is given.
+
+  serving_split = True
+
+  def decode_order(self):
+    return tuple(j for k in range(self.max_layers) for j in (2 * k + 1, 2 * k))
+
+  def analyze(self, x, rate):
+    """Every layer's (the client keeps the first `rate`)."""
+    del rate
+    residual = pad(x / 255. - .5)
+    s_a, s_ha, s_hs, s_s = self._initial_states(residual)
+    coded = []
+    for side in self.side_codecs:
+      y, s_a = self.analysis_stack(residual, s_a)
+      z, s_ha = self.hyper_analysis_stack(tf.abs(y), s_ha)
+      (z_coded,), z_hat = side.symbols(z, None)
+      params, s_hs = self._hyper_parameters(z_hat, s_hs)
+      y_coded = self.coder.symbols(y, params)
+      x_tilde, s_s = self.synthesis_stack(
+          self.coder.values(y_coded[0], params), s_s)
+      residual -= x_tilde
+      coded += [y_coded, z_coded]
+    return coded
+
+  def _padded_states(self, shape):
+    """z's shape and the zero (HD, D) states of an image of `shape`."""
+    padded = -(-shape // PAD_MULTIPLE) * PAD_MULTIPLE
+    _, _, s_hs, s_s = self._initial_states(tf.zeros([1, padded[0],
+                                                     padded[1], 3]))
+    return padded // PAD_MULTIPLE, s_hs, s_s
+
+  def _y_parameters(self, layers, z_symbols, shape):
+    """y's Gaussian parameters of each of the first `layers` layers."""
+    z_shape, s_hs, _ = self._padded_states(shape)
+    params = []
+    for k in range(layers):
+      z_hat = self.side_codecs[k].dequantize((z_symbols[k],), z_shape, None)
+      p, s_hs = self._hyper_parameters(z_hat, s_hs)
+      params.append(p)
+    return params
+
+  def decode_indexes(self, k, known, shape, rate):
+    layer, is_side = divmod(k, 2)
+    if is_side:
+      z_shape, _, _ = self._padded_states(shape)
+      return self.side_codecs[layer].decode_indexes((), z_shape, None)
+    params = self._y_parameters(
+        layer + 1, [known[2 * j + 1] for j in range(layer + 1)], shape)
+    return self.coder.indexes(params[-1])
+
+  def synthesize(self, symbols, shape, rate):
+    layers = len(symbols) // self.num_strings
+    params = self._y_parameters(layers, symbols[1::2], shape)
+    _, _, s_s = self._padded_states(shape)
+    total = 0.
+    for y_symbols, p in zip(symbols[0::2], params):
+      x_tilde, s_s = self.synthesis_stack(self.coder.values(y_symbols, p),
+                                          s_s)
+      total += x_tilde
+    return 255. * (.5 + total)
+
+  def cdf_tables(self):
+    return [table for side in self.side_codecs
+            for table in ((self.coder.cdf, self.coder.cdf_offset),
+                          *side.cdf_tables())]
 
   @staticmethod
   def _image(total, shape):

@@ -68,9 +68,13 @@ class VAE(base.CompressionModel):
     coded, _ = self.latent_codec.symbols(self._tiled_analysis(x, rate), rate)
     return coded
 
-  def decode_indexes(self, known, shape, rate):
+  def decode_order(self):
+    return tuple(reversed(range(self.num_strings)))
+
+  def decode_indexes(self, k, known, shape, rate):
     return self.latent_codec.decode_indexes(
-        known, hyperprior.latent_shape(shape, LATENT_FACTOR), rate)
+        tuple(known[j] for j in range(k + 1, self.num_strings)),
+        hyperprior.latent_shape(shape, LATENT_FACTOR), rate)
 
   def synthesize(self, symbols, shape, rate):
     y_hat = self.latent_codec.dequantize(

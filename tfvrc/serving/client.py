@@ -20,7 +20,6 @@ class Client:
   and `coding.decode(client, data)`."""
 
   graph_coding = False  # strings are bytes
-  max_layers = 1
   meta = {}
 
   def __init__(self, backend):
@@ -34,28 +33,36 @@ class Client:
     self.rate_points = tuple(
         float(r) for r in np.ravel(info["rate_points"])) or None
     self.num_strings = int(info["num_strings"])
+    self.max_layers = int(info["max_layers"])
+    self.order = [int(k) for k in np.ravel(info["decode_order"])]
     self.tables = [(np.asarray(info[f"cdf_{k}"], np.int32),
                     np.asarray(info[f"cdf_offset_{k}"], np.int32))
-                   for k in range(self.num_strings)]
+                   for k in range(len(self.order))]
+
+  def _layers(self, rate):
+    """How many layers a file coded at `rate` holds."""
+    return int(rate) if self.max_layers > 1 else 1
 
   def compress(self, image, rate):
     """The payload strings (bytes) of one uint8 image."""
     coded = self.backend.predict("analyze", {
         "image": np.asarray(image, np.uint8), "rate": np.float32(rate)})
     return [self._encode(k, coded[f"symbols_{k}"], coded[f"indexes_{k}"])
-            for k in range(self.num_strings)]
+            for k in range(self.num_strings * self._layers(rate))]
 
   def decompress(self, shape, rate, *strings):
-    """The uint8 image of payload `strings` (bytes), decoded last to first:
-    each string's tables come from the symbols decoded after it."""
+    """The uint8 image of payload `strings` (bytes), decoded in the model's
+    decode order: each string's tables come from the symbols before it."""
     common = {"shape": np.asarray(shape, np.int32),
               "rate": np.float32(rate)}
     symbols = {}
-    for k in reversed(range(self.num_strings)):
+    for k in self.order[:len(strings)]:  # a prefix of layers: a prefix
       indexes = self.backend.predict(f"indexes_{k}", {**common, **symbols})
       symbols[f"symbols_{k}"] = self._decode(k, indexes["indexes"],
                                              strings[k])
-    image = self.backend.predict("synthesize", {**common, **symbols})
+    image = self.backend.predict(
+        signatures.synthesize_name(len(strings) // self.num_strings,
+                                   self.max_layers), {**common, **symbols})
     return tf.constant(np.asarray(image["image"], np.uint8))
 
   def _encode(self, k, symbols, indexes):

@@ -1,20 +1,24 @@
 """The server half: a SavedModel whose signatures compute a model's coding
 integers with stock TensorFlow ops, in TF Serving's `NAME/VERSION/` layout.
 
-Signatures (n = the model's strings per file; string k's symbols and table
-indexes are int32 [height, width, channels] of its latent):
-  analyze(image, rate) -> symbols_k, indexes_k for every k (serving_default)
-  indexes_k(shape, rate, symbols_{k+1} .. symbols_{n-1}) -> indexes: the
-    tables of string k, given the symbols decoded after it (a client decodes
-    the strings last to first)
-  synthesize(shape, rate, symbols_0 .. symbols_{n-1}) -> image
+Signatures (the strings of a full file are numbered k = 0, 1, ...: a
+layered family's `num_strings` per layer, layer after layer; string k's
+symbols and table indexes are int32 [height, width, channels] of its latent):
+  analyze(image, rate) -> symbols_k, indexes_k for every k (serving_default;
+    a layered family codes every layer, the client keeps the first `rate`)
+  indexes_k(shape, rate, symbols_j for the j before k in `decode_order`)
+    -> indexes: the tables of string k
+  synthesize(shape, rate, every symbols_k) -> image; a layered family has
+    synthesize_L for L layers instead, taking the first L layers' symbols
   describe(protocol) -> the file header's identity (model_name,
-    weights_digest in hex, rate_range, default_rate, rate_points, num_strings)
-    and the range coder's tables (cdf_k, cdf_offset_k). TF Serving's REST API
-    refuses signatures without inputs, so it takes the client's protocol
-    version and checks it.
+    weights_digest in hex, rate_range, default_rate, rate_points,
+    num_strings, max_layers), the decode order (decode_order) and the range
+    coder's tables (cdf_k, cdf_offset_k). TF Serving's REST API refuses
+    signatures without inputs, so it takes the client's protocol version and
+    checks it.
 """
 
+import functools
 import os
 import shutil
 import tempfile
@@ -32,7 +36,11 @@ PROTOCOL_SPEC = tf.TensorSpec((), tf.int32, name="protocol")
 def only_output(signature):
   """The output of a signature that has one (TF Serving's REST API answers
   those with the bare value)."""
-  return "image" if signature == "synthesize" else "indexes"
+  return "image" if signature.startswith("synthesize") else "indexes"
+
+
+def synthesize_name(layers, max_layers):
+  return "synthesize" if max_layers == 1 else f"synthesize_{layers}"
 
 
 def symbols_spec(k):
@@ -54,28 +62,39 @@ class ServingModule(tf.Module):
           f"{codec.codec_name} ({model.family}) has no serving split yet: "
           "its decoder needs the range coder between its networks' steps "
           "(see the README's 'SavedModel and serving')")
-    self.num_strings = model.num_strings
+    self.num_strings = model.num_strings * model.max_layers
+    self.order = tuple(model.decode_order())
     self.identity = dict(
         model_name=tf.constant(codec.codec_name),
         weights_digest=tf.constant(codec.digest.hex()),
         rate_range=tf.constant(model.rate_range, tf.float32),
         default_rate=tf.constant(model.default_rate, tf.float32),
         rate_points=tf.constant(model.rate_points or [], tf.float32),
-        num_strings=tf.constant(model.num_strings, tf.int32))
+        num_strings=tf.constant(model.num_strings, tf.int32),
+        max_layers=tf.constant(model.max_layers, tf.int32),
+        decode_order=tf.constant(self.order, tf.int32))
     self.tables = [tuple(tf.Variable(t, trainable=False) for t in pair)
                    for pair in model.cdf_tables()]
     self.analyze = tf.function(self._analyze, input_signature=[
         base.IMAGE_SPEC, base.RATE_SPEC])
-    self.synthesize = tf.function(self._synthesize, input_signature=[
-        base.SHAPE_SPEC, base.RATE_SPEC,
-        *[symbols_spec(k) for k in range(self.num_strings)]])
+    self.synthesize = {
+        synthesize_name(layers, model.max_layers): tf.function(
+            self._synthesize, input_signature=[
+                base.SHAPE_SPEC, base.RATE_SPEC,
+                *[symbols_spec(k)
+                  for k in range(model.num_strings * layers)]])
+        for layers in range(1, model.max_layers + 1)}
     self.indexes = [
-        tf.function(self._indexes, input_signature=[
+        tf.function(functools.partial(self._indexes, k), input_signature=[
             base.SHAPE_SPEC, base.RATE_SPEC,
-            *[symbols_spec(j) for j in range(k + 1, self.num_strings)]])
+            *[symbols_spec(j) for j in self._before(k)]])
         for k in range(self.num_strings)]
     self.describe = tf.function(self._describe,
                                 input_signature=[PROTOCOL_SPEC])
+
+  def _before(self, k):
+    """The strings decoded before string k."""
+    return self.order[:self.order.index(k)]
 
   @property
   def model(self):
@@ -91,10 +110,12 @@ class ServingModule(tf.Module):
       outputs[f"indexes_{k}"] = indexes[0]
     return outputs
 
-  def _indexes(self, shape, rate, *known):
+  def _indexes(self, k, shape, rate, *known):
     with tf.control_dependencies(self.model._assert_rate(rate)):  # pylint: disable=protected-access
-      known = tuple(tf.identity(s)[None] for s in known)
-    indexes = self.model.decode_indexes(known, shape, tf.reshape(rate, [1]))
+      known = {j: tf.identity(s)[None] for j, s in zip(self._before(k),
+                                                        known)}
+    indexes = self.model.decode_indexes(k, known, shape,
+                                        tf.reshape(rate, [1]))
     return {"indexes": indexes[0]}
 
   def _synthesize(self, shape, rate, *symbols):
@@ -116,8 +137,9 @@ class ServingModule(tf.Module):
   def signatures(self):
     analyze = self.analyze.get_concrete_function()
     signatures = {"serving_default": analyze, "analyze": analyze,
-                  "synthesize": self.synthesize.get_concrete_function(),
                   "describe": self.describe.get_concrete_function()}
+    for name, function in self.synthesize.items():
+      signatures[name] = function.get_concrete_function()
     for k, function in enumerate(self.indexes):
       signatures[f"indexes_{k}"] = function.get_concrete_function()
     return signatures
