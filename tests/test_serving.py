@@ -154,9 +154,11 @@ def test_per_rate_tables_are_concatenated(tmp_path):
                                   coding.decode(codec, data))
 
 
+@pytest.mark.slow
 def test_layered_files_through_the_server(tmp_path, crop):
   """The shipped RNN model: every prefix of layers, as `tfvrc compress`
-  writes and decodes it; a full file decodes any prefix."""
+  writes and decodes it; a full file decodes any prefix (slow: exporting
+  its unrolled steps takes half a minute)."""
   codec = zoo.load("scalable-rnn-mse")
   remote = client.Client(backends.Local(
       signatures.export(codec, str(tmp_path))))

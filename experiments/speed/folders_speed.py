@@ -1,5 +1,8 @@
-"""Images per second: `tfvrc compress-dir` on a folder against one
-`tfvrc compress` call per image, in one run (wall time, start-up included).
+"""Images per second through the command line, in one run (wall time,
+start-up included): one `tfvrc compress` call per image without the cache
+of traced models (before it existed), the same with it (primed by one call
+first), and `tfvrc compress-dir` on the folder (one process, one loaded
+model). Prints a table with ratios to the first row; writes JSON.
 
   python experiments/speed/folders_speed.py --images 8
 """
@@ -25,13 +28,19 @@ flags.DEFINE_string("json", "experiments/speed/results/folders_speed.json",
                     "JSON output, from the repo root.")
 
 
-def tfvrc(*args):
-  """Wall seconds of one `python -m tfvrc ARGS`."""
+def tfvrc(cache, *args):
+  """Wall seconds of one `python -m tfvrc ARGS` with TFVRC_CACHE=cache."""
   start = time.perf_counter()
   subprocess.run([sys.executable, "-m", "tfvrc", *args], check=True,
                  capture_output=True, cwd=REPO,
-                 env=dict(os.environ, PYTHONPATH=REPO))
+                 env=dict(os.environ, PYTHONPATH=REPO, TFVRC_CACHE=cache))
   return time.perf_counter() - start
+
+
+def per_image_calls(cache, folder, names, out):
+  os.makedirs(out)
+  return sum(tfvrc(cache, "compress", os.path.join(folder, n),
+                   os.path.join(out, n + ".tfvrc")) for n in names)
 
 
 def main(argv):
@@ -44,20 +53,27 @@ def main(argv):
     os.makedirs(folder)
     for name in names:
       shutil.copy(os.path.join(data, name), folder)
-    per_call = sum(tfvrc("compress", os.path.join(folder, n),
-                         os.path.join(work, n + ".tfvrc")) for n in names)
-    batch = tfvrc("compress-dir", folder, os.path.join(work, "out"),
-                  "--quiet")
-  rows = {"one CLI call per image": len(names) / per_call,
-          "compress-dir": len(names) / batch}
-  for label, rate in rows.items():
-    print(f"{label:<24} {rate:>6.2f} images/s")
-  print(f"compress-dir / per-image calls: "
-        f"{rows['compress-dir'] / rows['one CLI call per image']:.1f}x "
-        f"({len(names)} Kodak images)")
+    cache = os.path.join(work, "cache")
+    tfvrc(cache, "compress", os.path.join(folder, names[0]),
+          os.path.join(work, "prime.tfvrc"))  # stores the traced model
+    seconds = {
+        "tfvrc compress per image, no cache (before)": per_image_calls(
+            "off", folder, names, os.path.join(work, "off")),
+        "tfvrc compress per image, traced-model cache (after)":
+            per_image_calls(cache, folder, names, os.path.join(work, "on")),
+        "tfvrc compress-dir": tfvrc("off", "compress-dir", folder,
+                                    os.path.join(work, "dir"), "--quiet")}
+  first = next(iter(seconds.values()))
+  print(f"{'':<54} {'s/image':>8} {'images/s':>9} {'speed-up':>9}")
+  for label, total in seconds.items():
+    print(f"{label:<54} {total / len(names):>8.2f} "
+          f"{len(names) / total:>9.3f} {first / total:>8.2f}x")
+  print(f"({len(names)} Kodak images, load average "
+        f"{os.getloadavg()[0]:.1f})")
   with open(os.path.join(REPO, FLAGS.json), "w") as f:
-    json.dump(dict(images=len(names), images_per_s=rows,
-                   seconds=dict(per_image_calls=per_call, compress_dir=batch),
+    json.dump(dict(images=len(names), seconds=seconds,
+                   images_per_s={k: len(names) / v
+                                 for k, v in seconds.items()},
                    load_average=os.getloadavg()), f, indent=2)
 
 
