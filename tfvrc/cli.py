@@ -225,6 +225,13 @@ def add_precision(command):
       "either precision)")
 
 
+def add_server(command):
+  command.add_argument(
+      "--server", help="code through a serving model: http(s)://HOST:PORT "
+      "(TF Serving REST), grpc://HOST:PORT, or a folder `tfvrc export "
+      "--serving` wrote; --model names it")
+
+
 def parser():
   p = argparse.ArgumentParser(
       prog="tfvrc", description="Variable-rate learned image compression.")
@@ -243,9 +250,7 @@ def parser():
   target.add_argument("--target-psnr", type=float, help="search the rate for "
                       "the smallest file reaching this PSNR (dB)")
   c.add_argument("--force", action="store_true", help="overwrite OUTPUT")
-  c.add_argument("--server", help="code through a serving model: "
-                 "http(s)://HOST:PORT (TF Serving REST), grpc://HOST:PORT, or "
-                 "a folder `tfvrc export --serving` wrote; --model names it")
+  add_server(c)
   add_precision(c)
   c.set_defaults(run=cmd_compress)
 
@@ -258,9 +263,7 @@ def parser():
                  "before decoding (default: tfvrc.coding.MAX_PIXELS, 2^26)")
   d.add_argument("--layers", type=int, help="of a layered file: decode only "
                  "its first LAYERS layers (default: all it holds)")
-  d.add_argument("--server", help="code through a serving model: "
-                 "http(s)://HOST:PORT (TF Serving REST), grpc://HOST:PORT, or "
-                 "a folder `tfvrc export --serving` wrote; --model names it")
+  add_server(d)
   add_precision(d)
   d.set_defaults(run=cmd_decompress)
 

@@ -42,14 +42,6 @@ class IndexedConditional(indexed_coding.TableCoder, tf.Module):
     """(means, indexes as `model` takes them)."""
     raise NotImplementedError
 
-  @property
-  def cdf(self):
-    return self.model.cdf
-
-  @property
-  def cdf_offset(self):
-    return self.model.cdf_offset
-
   def __call__(self, y, params, training):
     means, indexes = self._split(params)
     y_hat, bits = self.model(y - means, indexes, training=training)
@@ -90,14 +82,6 @@ class FactorizedCoder(indexed_coding.TableCoder, tf.Module):
   def __init__(self, model):
     super().__init__(name="factorized_coder")
     self.model = model
-
-  @property
-  def cdf(self):
-    return self.model.cdf
-
-  @property
-  def cdf_offset(self):
-    return self.model.cdf_offset
 
   @property
   def quantization_offset(self):
@@ -161,9 +145,9 @@ def _search_tables(prior):
 
 def factorized_tables(coder):
   """The arrays `factorized_coder` needs to rebuild `coder` without a search."""
-  offset = coder.quantization_offset
-  return dict(cdf=coder.cdf.numpy(), cdf_offset=coder.cdf_offset.numpy(),
-              quantization_offset=(np.zeros(coder.model.prior_shape,
-                                            np.float32)
+  model = coder.model
+  offset = model.quantization_offset
+  return dict(cdf=model.cdf.numpy(), cdf_offset=model.cdf_offset.numpy(),
+              quantization_offset=(np.zeros(model.prior_shape, np.float32)
                                    if offset is None else
                                    np.asarray(offset, np.float32)))

@@ -100,19 +100,24 @@ class TableCoder:
   `indexes` and `values`: what a string holds is exactly what `symbols`
   gives a serving client.
 
-  Subclasses set `cdf` and `cdf_offset` and implement:
+  Subclasses set `model`, the tfc entropy model whose tables they code
+  with, and implement:
     symbols(y, params) -> (int32 symbols, int32 table indexes) to code;
     indexes(params) -> the table indexes a decoder needs;
     values(symbols, params) -> the float latent the symbols stand for.
   """
 
+  @property
+  def cdf_table(self):
+    """(cdf, cdf_offset) of `model`."""
+    return self.model.cdf, self.model.cdf_offset
+
   def compress(self, y, params):
-    return encode(self.cdf, self.cdf_offset, *self.symbols(y, params))
+    return encode(*self.cdf_table, *self.symbols(y, params))
 
   def decompress(self, strings, params):
     return self.values(
-        decode(self.cdf, self.cdf_offset, self.indexes(params), strings),
-        params)
+        decode(*self.cdf_table, self.indexes(params), strings), params)
 
   def quantize(self, y, params):
     """What `decompress(compress(y, params), params)` returns."""

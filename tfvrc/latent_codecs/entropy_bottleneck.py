@@ -39,7 +39,7 @@ class EntropyBottleneck(base.LatentCodec):
     return self.coder.values(symbols[0])
 
   def cdf_tables(self):
-    return ((self.coder.cdf, self.coder.cdf_offset),)
+    return (self.coder.cdf_table,)
 
   def build_coders(self, tables=None):
     self.coder = gaussian.factorized_coder(self.prior, tables or None)

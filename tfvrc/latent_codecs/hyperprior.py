@@ -72,8 +72,7 @@ class HyperpriorCodec(base.LatentCodec):
     return self.coder.values(symbols[0], self.parameters(z_hat, shape))
 
   def cdf_tables(self):
-    return ((self.coder.cdf, self.coder.cdf_offset),
-            *self.side.cdf_tables())
+    return (self.coder.cdf_table, *self.side.cdf_tables())
 
   def build_coders(self, tables=None):
     self.coder = self.conditional(compression=True)

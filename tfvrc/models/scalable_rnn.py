@@ -318,8 +318,7 @@ class ScalableRNN(base.CompressionModel):
 
   def cdf_tables(self):
     return [table for side in self.side_codecs
-            for table in ((self.coder.cdf, self.coder.cdf_offset),
-                          *side.cdf_tables())]
+            for table in (self.coder.cdf_table, *side.cdf_tables())]
 
   @staticmethod
   def _image(total, shape):

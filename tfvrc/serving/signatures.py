@@ -100,9 +100,13 @@ class ServingModule(tf.Module):
   def model(self):
     return self._untracked.model
 
-  def _analyze(self, image, rate):
+  def _batched(self, rate, tensors):
+    """`tensors` with a batch axis of one, once `rate` is checked."""
     with tf.control_dependencies(self.model._assert_rate(rate)):  # pylint: disable=protected-access
-      x = tf.cast(image, tf.float32)[None]
+      return tuple(tf.identity(t)[None] for t in tensors)
+
+  def _analyze(self, image, rate):
+    x, = self._batched(rate, [tf.cast(image, tf.float32)])
     coded = self.model.analyze(x, tf.reshape(rate, [1]))
     outputs = {}
     for k, (symbols, indexes) in enumerate(coded):
@@ -111,16 +115,13 @@ class ServingModule(tf.Module):
     return outputs
 
   def _indexes(self, k, shape, rate, *known):
-    with tf.control_dependencies(self.model._assert_rate(rate)):  # pylint: disable=protected-access
-      known = {j: tf.identity(s)[None] for j, s in zip(self._before(k),
-                                                        known)}
+    known = dict(zip(self._before(k), self._batched(rate, known)))
     indexes = self.model.decode_indexes(k, known, shape,
                                         tf.reshape(rate, [1]))
     return {"indexes": indexes[0]}
 
   def _synthesize(self, shape, rate, *symbols):
-    with tf.control_dependencies(self.model._assert_rate(rate)):  # pylint: disable=protected-access
-      symbols = tuple(tf.identity(s)[None] for s in symbols)
+    symbols = self._batched(rate, symbols)
     x_hat = self.model.synthesize(symbols, shape, tf.reshape(rate, [1]))
     return {"image": base.to_uint8(x_hat[0, :shape[0], :shape[1], :])}
 
