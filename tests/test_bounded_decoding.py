@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from tfvrc import entropy
+from tfvrc.entropy import conditionals
 from tfvrc.entropy import gaussian
 from tfvrc.entropy import indexed_coding
 
@@ -94,8 +94,8 @@ def test_channels_decode_as_tfc_does():
         model.decompress(strings, SHAPE))
 
 
-@pytest.mark.parametrize("conditional", [entropy.GaussianConditional,
-                                         entropy.AsymmetricConditional])
+@pytest.mark.parametrize("conditional", [conditionals.GaussianConditional,
+                                         conditionals.AsymmetricConditional])
 def test_indexed_decode_as_tfc_does(conditional):
   coder = conditional(compression=True)
   y = latent(0, (1, *SHAPE, 2))
@@ -110,7 +110,7 @@ def test_indexed_decode_as_tfc_does(conditional):
   np.testing.assert_array_equal(decoded, coder.quantize(y, params))
   means = tf.split(params, conditional.num_params, -1)[0]
   reference = (coder.model.decompress(strings, coder._split(params)[1])  # pylint: disable=protected-access
-               + means if conditional is entropy.AsymmetricConditional else
+               + means if conditional is conditionals.AsymmetricConditional else
                coder.model.decompress(strings, params[..., 2:], loc=means))
   np.testing.assert_array_equal(decoded, reference)
 

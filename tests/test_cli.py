@@ -1,11 +1,15 @@
 """The `tfvrc` command end to end, in fresh processes, as a user runs it."""
 
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 from PIL import Image
 import pytest
 
+from conftest import ROOT
 from conftest import run_tfvrc
 from tfvrc import cli
 from tfvrc import zoo
@@ -138,21 +142,34 @@ def test_modulated_model_codes_any_lambda_in_its_range(tmp_path):
       "outside the range")
 
 
-def test_a_cached_traced_model_writes_and_reads_the_same_files(tmp_path,
-                                                                sample):
-  """The second run loads the SavedModel the first cached; both write the
-  same bytes, and its decode equals the Python model's."""
+def test_a_cached_model_writes_and_reads_the_same_files(tmp_path, sample):
+  """The second run codes through the frozen signatures the first cached,
+  without importing tensorflow_compression or any model code; both write
+  the same bytes, and its decode equals the Python model's."""
   from tfvrc import coding, io  # pylint: disable=import-outside-toplevel
   cache = tmp_path / "cache"
   image = tmp_path / "crop.png"
   io.write_image(str(image), sample[:64, :96])
   name = zoo.BASELINE_MODEL
-  runs = [run_tfvrc("compress", "--model", name, str(image),
-                    str(tmp_path / f"{i}.tfvrc"), TFVRC_CACHE=str(cache))
-          for i in range(2)]
-  assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
-  assert "caching the traced" in runs[0].stderr
-  assert "caching" not in runs[1].stderr
+  args = ["compress", "--model", name, str(image)]
+  first = run_tfvrc(*args, str(tmp_path / "0.tfvrc"), TFVRC_CACHE=str(cache))
+  assert first.returncode == 0, first.stderr
+  assert "caching the frozen" in first.stderr
+  script = textwrap.dedent(f"""
+      import sys
+      from tfvrc import cli
+      code = cli.main({args + [str(tmp_path / "1.tfvrc")]!r})
+      print(code, sorted(m for m in sys.modules
+                         if m.startswith(("tensorflow_compression",
+                                          "tensorflow_probability",
+                                          "tfvrc.models", "tfvrc.layers")))[:3])
+      """)
+  second = subprocess.run(
+      [sys.executable, "-c", script], capture_output=True, text=True,
+      timeout=600, check=False,
+      env=dict(os.environ, PYTHONPATH=ROOT, TFVRC_CACHE=str(cache)))
+  assert second.stdout.split("\n")[-2] == "0 []", second.stderr[-3000:]
+  assert "caching" not in second.stderr
   assert len(os.listdir(cache)) == 1
   data = [(tmp_path / f"{i}.tfvrc").read_bytes() for i in range(2)]
   assert data[0] == data[1]

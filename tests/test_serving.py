@@ -4,6 +4,7 @@ SavedModel and stand-ins of TF Serving's REST and gRPC APIs."""
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -81,7 +82,19 @@ def test_loads_and_runs_without_tfc_or_tfvrc(exported):
 
 
 @pytest.fixture(scope="module")
-def local(exported):
+def frozen(model, tmp_path_factory):
+  """The built-in model's frozen signatures (the CLI's cache entry)."""
+  path = str(tmp_path_factory.mktemp("frozen") / "model")
+  signatures.freeze(model, path)
+  return path
+
+
+@pytest.fixture(scope="module", params=["savedmodel", "frozen"])
+def local(request, exported):
+  """A client of the serving SavedModel, or of the frozen signatures run
+  with grappler off (`backends.Frozen`)."""
+  if request.param == "frozen":
+    return client.Client(backends.Frozen(request.getfixturevalue("frozen")))
   return client.Client(backends.Local(exported))
 
 
@@ -92,6 +105,38 @@ def test_client_writes_the_files_compress_writes(model, local, crop):
     assert data == coding.encode(model, crop, rate)
     np.testing.assert_array_equal(coding.decode(local, data),
                                   coding.decode(model, data))
+
+
+def test_a_damaged_frozen_model_is_refused(frozen, tmp_path):
+  damaged = tmp_path / "damaged"
+  shutil.copytree(frozen, damaged)
+  with open(damaged / "synthesize.pb", "r+b") as f:
+    f.truncate(100)
+  with pytest.raises(backends.ServingError, match="synthesize.pb is missing "
+                     "or damaged"):
+    backends.Frozen(str(damaged))
+  with pytest.raises(backends.ServingError, match="no frozen signatures"):
+    backends.Frozen(str(tmp_path))
+
+
+def test_range_coding_ops_load_before_and_after_tfc():
+  """`indexed_coding` loads tfc's op library alone; tfc imported after it
+  still has its ops, and both code alike."""
+  script = textwrap.dedent("""
+      import numpy as np
+      from tfvrc.entropy import indexed_coding
+      cdf, offset = [16, 0, 30000, 65536], [0]
+      symbols = np.array([[[[0], [1], [0]]]], np.int32)
+      ours = indexed_coding.encode(cdf, offset, symbols, 0 * symbols)
+      import tensorflow_compression as tfc
+      from tensorflow_compression.python.ops import gen_ops
+      handle = gen_ops.create_range_encoder([1], cdf)
+      handle = gen_ops.entropy_encode_index(handle, 0 * symbols, symbols)
+      print(ours.numpy() == gen_ops.entropy_encode_finalize(handle).numpy())
+      """)
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=300, check=False)
+  assert result.stdout.split("\n")[-2] == "[ True]", result.stderr[-3000:]
 
 
 @pytest.mark.parametrize("api", ["rest", "grpc"])

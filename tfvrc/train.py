@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvrc import data
-from tfvrc import entropy
+from tfvrc.entropy import conditionals
 from tfvrc import export
 from tfvrc import models
 from tfvrc import zoo
@@ -33,7 +33,7 @@ flags.DEFINE_float("lmbda", 0.0067, "Lambda of a fixed-rate model "
                    "(loss = bpp + lambda * MSE on 0..255).")
 flags.DEFINE_list("lmbdas", None, "Lambdas of a variable-rate family, one per "
                   "rate level (default: the family's own set).")
-flags.DEFINE_enum("entropy_model", "gaussian", sorted(entropy.CONDITIONALS),
+flags.DEFINE_enum("entropy_model", "gaussian", sorted(conditionals.CONDITIONALS),
                   "Conditional entropy model of the latent.")
 flags.DEFINE_enum("gain_init", "lambda", ["lambda", "ones"], "Gained and "
                   "scaled-bottleneck families: start the latent gains at "

@@ -1,9 +1,12 @@
 """One image from the command line, cold: `tfvrc compress` and `decompress`
-with the cache of traced models off (build and trace the model each run)
-and on (load the SavedModel an earlier run cached), side by side.
+with the cache of frozen models off (build and trace the model each run)
+and on (code through the frozen signatures an earlier run cached), side by
+side, and the floor under both: a process that only imports TensorFlow.
 
 Every run is a fresh process; the cache is primed by one run before the
-timed ones. Prints medians and the ratios; writes JSON.
+timed ones, and the runs of each setting are interleaved, so a change in
+the machine's load falls on all of them. Prints medians and the ratios;
+writes JSON.
 
   python experiments/speed/cli_start.py                  # the shipped sample
   python experiments/speed/cli_start.py --image ../shared/data/kodak/kodim01.png
@@ -32,13 +35,16 @@ flags.DEFINE_string("out", "experiments/speed/results/cli_start.json",
                     "JSON output (relative paths from the repo root).")
 
 
-def timed(args, cache):
-  """Wall seconds of `tfvrc ARGS` in a fresh process."""
+def timed(command, cache="off"):
+  """Wall seconds of `command` (a list) in a fresh process."""
   start = time.perf_counter()
-  subprocess.run([sys.executable, "-m", "tfvrc", *args, "--force"],
-                 env=dict(os.environ, TFVRC_CACHE=cache), check=True,
+  subprocess.run(command, env=dict(os.environ, TFVRC_CACHE=cache), check=True,
                  capture_output=True)
   return time.perf_counter() - start
+
+
+def tfvrc(*args):
+  return [sys.executable, "-m", "tfvrc", *args, "--force"]
 
 
 def main(_):
@@ -47,16 +53,23 @@ def main(_):
   results = {}
   with tempfile.TemporaryDirectory() as tmp:
     coded = os.path.join(tmp, "a.tfvrc")
-    commands = {"compress": ["compress", *model, image, coded],
-                "decompress": ["decompress", coded,
-                               os.path.join(tmp, "a.png")]}
+    commands = {"compress": tfvrc("compress", *model, image, coded),
+                "decompress": tfvrc("decompress", coded,
+                                    os.path.join(tmp, "a.png"))}
     cache = os.path.join(tmp, "cache")
     timed(commands["compress"], cache)  # primes the cache
-    for name, args in commands.items():
-      for setting, value in (("off", "off"), ("cached", cache)):
-        runs = [timed(args, value) for _ in range(FLAGS.runs)]
-        results[f"{name}_{setting}_s"] = statistics.median(runs)
-        results[f"{name}_{setting}_runs_s"] = runs
+    runs = {}
+    for _ in range(FLAGS.runs):
+      runs.setdefault("import_tensorflow", []).append(
+          timed([sys.executable, "-c", "import tensorflow"]))
+      for name, command in commands.items():
+        for setting, value in (("off", "off"), ("cached", cache)):
+          runs.setdefault(f"{name}_{setting}", []).append(
+              timed(command, value))
+  for key, values in runs.items():
+    results[f"{key}_s"] = statistics.median(values)
+    results[f"{key}_runs_s"] = values
+  print(f"import tensorflow alone: {results['import_tensorflow_s']:.2f} s")
   print(f"{'':12}{'cache off (s)':>15}{'cached (s)':>12}{'ratio':>8}")
   for name in commands:
     off, on = results[f"{name}_off_s"], results[f"{name}_cached_s"]

@@ -1,15 +1,4 @@
-"""Entropy models; the latent's conditional model is chosen by name."""
-
-from tfvrc.entropy.asymmetric import AsymmetricConditional
-from tfvrc.entropy.gaussian import GaussianConditional
-
-CONDITIONALS = {"gaussian": GaussianConditional,
-                "asymmetric": AsymmetricConditional}
-
-
-def conditional(name):
-  """The conditional entropy model class called `name`."""
-  if name not in CONDITIONALS:
-    raise ValueError(f"unknown entropy model {name!r}; known: "
-                     f"{', '.join(sorted(CONDITIONALS))}")
-  return CONDITIONALS[name]
+"""Entropy models and range coding. Modules are imported one by one (the
+package imports none), so a client that only range-codes
+(`indexed_coding`) never loads the models' tensorflow_compression and
+tensorflow_probability."""

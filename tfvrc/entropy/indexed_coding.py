@@ -23,8 +23,11 @@ can miss, and magnitudes no encoder writes (which could make tfc's encoder
 loop).
 """
 
+import importlib.util
+import os
+import sys
+
 import tensorflow as tf
-from tensorflow_compression.python.ops import gen_ops
 
 ZERO_BYTES = 64
 TAIL_BYTES_PER_SYMBOL = 4
@@ -33,6 +36,26 @@ MAX_MAGNITUDE = 2 ** 20
 NOT_REENCODED = "a payload string does not re-encode to itself"
 TOO_LARGE = "a payload string decodes to impossible magnitudes"
 REASONS = (NOT_REENCODED, TOO_LARGE)
+
+
+
+def _tfc_ops():
+  """tfc's range coding ops. Importing tensorflow_compression also imports
+  tensorflow_probability, about 2 s of a cold start that needs only these
+  ops, so unless it is already imported, its op library is loaded alone.
+  The path is spelt exactly as tfc's `gen_ops` spells it: TensorFlow keeps a
+  loaded library under that string, and loading the same file under another
+  spelling returns a module without the ops."""
+  if "tensorflow_compression" in sys.modules:
+    from tensorflow_compression.python.ops import gen_ops  # pylint: disable=import-outside-toplevel
+    return gen_ops
+  package = importlib.util.find_spec(
+      "tensorflow_compression").submodule_search_locations[0]
+  return tf.load_op_library(os.path.join(
+      package, "python", "ops", "../../cc/libtensorflow_compression.so"))
+
+
+_ops = _tfc_ops()
 
 CODING_RANK = 3  # one string per image: its height, width and channels
 _CHUNK = 1024  # bytes of ones per tf.string element of the tail
@@ -49,10 +72,10 @@ def _batch_shape(indexes):
 
 
 def _encode(cdf, cdf_offset, symbols, indexes):
-  handle = gen_ops.create_range_encoder(_batch_shape(indexes), cdf)
-  handle = gen_ops.entropy_encode_index(
+  handle = _ops.create_range_encoder(_batch_shape(indexes), cdf)
+  handle = _ops.entropy_encode_index(
       handle, indexes, symbols - tf.gather(cdf_offset, indexes))
-  return gen_ops.entropy_encode_finalize(handle)
+  return _ops.entropy_encode_finalize(handle)
 
 
 def encode(cdf, cdf_offset, symbols, indexes):
@@ -80,9 +103,9 @@ def decode(cdf, cdf_offset, indexes, strings):
   cdf_offset = tf.convert_to_tensor(cdf_offset, tf.int32)
   indexes = tf.convert_to_tensor(indexes, tf.int32)
   strings = tf.convert_to_tensor(strings, tf.string)
-  handle = gen_ops.create_range_decoder(
+  handle = _ops.create_range_decoder(
       _padded(strings, tf.size(indexes)), cdf)
-  _, symbols = gen_ops.entropy_decode_index(
+  _, symbols = _ops.entropy_decode_index(
       handle, indexes, tf.shape(indexes)[-CODING_RANK:], tf.int32)
   symbols += tf.gather(cdf_offset, indexes)
   in_range = tf.reduce_all(

@@ -8,7 +8,7 @@ they wrap its latent codecs (`side_codec` for the hyper-latent,
 
 import tensorflow as tf
 
-from tfvrc import entropy
+from tfvrc.entropy import conditionals
 from tfvrc import latent_codecs
 from tfvrc.layers import transforms
 from tfvrc.models import vae
@@ -43,7 +43,7 @@ class MeanScaleHyperprior(FixedLambda, vae.VAE):
     self.num_filters = num_filters
     self.latent_depth = latent_depth
     self.entropy_model = entropy_model
-    conditional = entropy.conditional(entropy_model)
+    conditional = conditionals.conditional(entropy_model)
     self.analysis_transform = transforms.AnalysisTransform(
         num_filters, latent_depth, self.separate_gdn)
     self.synthesis_transform = transforms.SynthesisTransform(

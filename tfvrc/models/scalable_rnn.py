@@ -24,7 +24,6 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from tfvrc import entropy
 from tfvrc import latent_codecs
 from tfvrc.entropy import gaussian
 from tfvrc.latent_codecs import base as codec_base
@@ -130,7 +129,7 @@ class ScalableRNN(base.CompressionModel):
         z_hat, side_bits = side.forward(z, None, mode == "noisy")
       sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
       conditional = (self.coder if mode == "quantized"
-                     else entropy.GaussianConditional(compression=False))
+                     else gaussian.GaussianConditional(compression=False))
       y_hat, y_bits = conditional(y, gaussian_parameters(sigma),
                                   training=mode == "noisy")
       x_tilde, s_s = self.synthesis_stack(y_hat, s_s)
@@ -176,7 +175,7 @@ class ScalableRNN(base.CompressionModel):
   def build_coders(self, tables=None):
     for k, side in enumerate(self.side_codecs):
       side.build_coders(codec_base.unprefixed(tables, f"side_{k}/"))
-    self.coder = entropy.GaussianConditional(compression=True)
+    self.coder = gaussian.GaussianConditional(compression=True)
     y_spec = tf.TensorSpec([1, None, None, self.latent_depth], tf.float32)
     params = tf.TensorSpec([1, None, None, 2 * self.latent_depth], tf.float32)
     string = tf.TensorSpec([1], tf.string)

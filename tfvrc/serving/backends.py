@@ -1,5 +1,5 @@
-"""How a `serving.Client` reaches the signatures: a SavedModel in this
-process, or TF Serving's REST or gRPC predict API.
+"""How a `serving.Client` reaches the signatures: a SavedModel or frozen
+graphs in this process, or TF Serving's REST or gRPC predict API.
 
 Each backend has `predict(signature, inputs) -> outputs`, dicts of numpy
 arrays by the signature's input and output names. A server's refusal (a
@@ -11,10 +11,11 @@ import os
 import urllib.error
 import urllib.request
 
+from google.protobuf import message
 import numpy as np
 import tensorflow as tf
 
-from tfvrc.serving import signatures
+from tfvrc.serving import protocol
 
 
 MAX_MESSAGE_BYTES = 256 << 20
@@ -26,8 +27,8 @@ class ServingError(OSError):
 
 def connect(address, model_name=None, version=None):
   """The backend at `address`: "http(s)://HOST:PORT" (REST),
-  "grpc://HOST:PORT", or the folder of an exported model (`NAME/VERSION`,
-  or `NAME/` for its latest version). A server needs the served
+  "grpc://HOST:PORT", the folder of an exported model (`NAME/VERSION`,
+  or `NAME/` for its latest version) or of frozen signatures. A server needs the served
   `model_name`."""
   if address.startswith(("http://", "https://", "grpc://")):
     if not model_name:
@@ -35,6 +36,8 @@ def connect(address, model_name=None, version=None):
     if address.startswith("grpc://"):
       return Grpc(address[len("grpc://"):], model_name, version)
     return Rest(address, model_name, version)
+  if os.path.isfile(os.path.join(address, protocol.FROZEN_INDEX)):
+    return Frozen(address)
   return Local(_version_folder(address))
 
 
@@ -60,10 +63,70 @@ class Local:
       outputs = self.signatures[signature](
           **{k: tf.constant(v) for k, v in inputs.items()})
     except tf.errors.InvalidArgumentError as e:
-      lines = e.message.strip().splitlines()
-      raise ServingError(next((l for l in lines if "assertion failed" in l),
-                              lines[-1])) from None
+      raise _refusal(e) from None
     return {k: v.numpy() for k, v in outputs.items()}
+
+
+def _refusal(error):
+  """The ServingError of a signature's failed check: its message."""
+  lines = error.message.strip().splitlines()
+  return ServingError(next((l for l in lines if "assertion failed" in l),
+                           lines[-1]))
+
+
+class Frozen:
+  """The frozen signatures at `path` (`signatures.freeze`), loaded here,
+  each when first used: stock ops, no tensorflow_compression, no model code.
+
+  They run in a v1 Session with grappler off: optimising a 20 MB graph cost
+  about 1 s of the first call (`experiments/speed/cli_start.py`), and the
+  integers and pixels are those of the SavedModel with it on
+  (`tests/test_serving.py`)."""
+
+  def __init__(self, path):
+    try:
+      with open(os.path.join(path, protocol.FROZEN_INDEX),
+                encoding="utf-8") as f:
+        self.index = json.load(f)
+    except (OSError, ValueError) as e:
+      raise ServingError(f"{path} holds no frozen signatures ({e})") from None
+    self.path = path
+    for signature, tensors in self.index.items():
+      graph = os.path.join(path, signature + ".pb")
+      if not os.path.isfile(graph) or os.path.getsize(graph) != tensors.get(
+          "bytes"):
+        raise ServingError(f"{graph} is missing or damaged")
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    self.graph = tf.Graph()
+    self.session = tf.compat.v1.Session(graph=self.graph, config=config)
+    self.imported = set()
+
+  def _import(self, signature):
+    """Adds `signature`'s graph under the name scope of its name."""
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+      with open(os.path.join(self.path, signature + ".pb"), "rb") as f:
+        graph_def.ParseFromString(f.read())
+      with self.graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name=signature)
+    except (OSError, ValueError, message.DecodeError) as e:
+      raise ServingError(f"{self.path}: {signature} is damaged ({e})") from None
+    self.imported.add(signature)
+
+  def predict(self, signature, inputs):
+    tensors = self.index.get(signature)
+    if tensors is None:
+      raise ServingError(f"{self.path} has no signature {signature}")
+    if signature not in self.imported:
+      self._import(signature)
+    fetches = {k: f"{signature}/{t}" for k, t in tensors["outputs"].items()}
+    feeds = {f"{signature}/{tensors['inputs'][k]}": v
+             for k, v in inputs.items()}
+    try:
+      return self.session.run(fetches, feeds)
+    except tf.errors.InvalidArgumentError as e:
+      raise _refusal(e) from None
 
 
 class Rest:
@@ -92,7 +155,7 @@ class Rest:
     outputs = reply["outputs"]
     # A signature of one output is answered with its value alone.
     return outputs if isinstance(outputs, dict) else {
-        signatures.only_output(signature): outputs}
+        protocol.only_output(signature): outputs}
 
 
 def _rest_error(error):

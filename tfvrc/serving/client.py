@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvrc.entropy import indexed_coding
-from tfvrc.serving import signatures
+from tfvrc.serving import protocol
 
 
 class Client:
@@ -25,7 +25,7 @@ class Client:
   def __init__(self, backend):
     self.backend = backend
     info = backend.predict("describe", {
-        "protocol": np.int32(signatures.PROTOCOL)})
+        "protocol": np.int32(protocol.PROTOCOL)})
     self.codec_name = _text(info["model_name"])
     self.digest = bytes.fromhex(_text(info["weights_digest"]))
     self.rate_range = tuple(float(r) for r in np.ravel(info["rate_range"]))
@@ -61,8 +61,8 @@ class Client:
       symbols[f"symbols_{k}"] = self._decode(k, indexes["indexes"],
                                              strings[k])
     image = self.backend.predict(
-        signatures.synthesize_name(len(strings) // self.num_strings,
-                                   self.max_layers), {**common, **symbols})
+        protocol.synthesize_name(len(strings) // self.num_strings,
+                                 self.max_layers), {**common, **symbols})
     return tf.constant(np.asarray(image["image"], np.uint8))
 
   def _encode(self, k, symbols, indexes):

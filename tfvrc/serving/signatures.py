@@ -16,31 +16,28 @@ symbols and table indexes are int32 [height, width, channels] of its latent):
     coder's tables (cdf_k, cdf_offset_k). TF Serving's REST API refuses
     signatures without inputs, so it takes the client's protocol version and
     checks it.
+
+`export` writes them as a SavedModel; `freeze` as one GraphDef per signature
+(weights as constants), which the command line's cache holds.
 """
 
 import functools
+import json
 import os
 import shutil
 import tempfile
 import types
 
 import tensorflow as tf
+from tensorflow.python.framework import convert_to_constants
 
 from tfvrc import io
 from tfvrc.models import base
+from tfvrc.serving.protocol import FROZEN_INDEX
+from tfvrc.serving.protocol import PROTOCOL
+from tfvrc.serving.protocol import synthesize_name
 
-PROTOCOL = 1  # what `describe` checks: bump when the signatures change
 PROTOCOL_SPEC = tf.TensorSpec((), tf.int32, name="protocol")
-
-
-def only_output(signature):
-  """The output of a signature that has one (TF Serving's REST API answers
-  those with the bare value)."""
-  return "image" if signature.startswith("synthesize") else "indexes"
-
-
-def synthesize_name(layers, max_layers):
-  return "synthesize" if max_layers == 1 else f"synthesize_{layers}"
 
 
 def symbols_spec(k):
@@ -153,6 +150,15 @@ def next_version(folder):
   return max(versions, default=0) + 1
 
 
+def _staging(folder):
+  """A new folder inside `folder` (which is made), with the umask's mode
+  (mkdtemp makes it 0700)."""
+  os.makedirs(folder, mode=0o777, exist_ok=True)
+  staging = tempfile.mkdtemp(dir=folder, prefix=".staging-")
+  os.chmod(staging, 0o777 & ~io.current_umask())
+  return staging
+
+
 def export(codec, folder, version=None):
   """Writes the serving SavedModel of `codec` to `folder/NAME/VERSION/` (the
   next version by default; an existing version is refused) and returns that
@@ -164,12 +170,42 @@ def export(codec, folder, version=None):
   path = os.path.join(model_folder, str(version))
   if os.path.exists(path):
     raise FileExistsError(f"{path} exists: give another --version")
-  os.makedirs(model_folder, mode=0o777, exist_ok=True)
-  staging = tempfile.mkdtemp(dir=model_folder, prefix=".staging-")
-  os.chmod(staging, 0o777 & ~io.current_umask())  # mkdtemp makes it 0700
+  staging = _staging(model_folder)
   try:
     tf.saved_model.save(module, staging, signatures=module.signatures())
     os.replace(staging, path)
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return path
+
+
+def freeze(codec, path):
+  """Writes the signatures of `codec` to the folder `path` as frozen
+  GraphDefs, `NAME.pb` each, and their sizes and tensors' names to
+  `FROZEN_INDEX`
+  (`backends.Frozen` runs them). Staged and renamed like `export`; an
+  existing `path` is replaced."""
+  index = {}
+  staging = _staging(os.path.dirname(os.path.abspath(path)))
+  try:
+    for name, function in ServingModule(codec).signatures().items():
+      if name == "serving_default":  # analyze's alias
+        continue
+      frozen = convert_to_constants.convert_variables_to_constants_v2(
+          function)
+      with open(os.path.join(staging, name + ".pb"), "wb") as f:
+        f.write(frozen.graph.as_graph_def().SerializeToString())
+      # Inputs are placeholders named after their specs; outputs are in
+      # the order of their sorted names (tf.nest's order of a dict).
+      index[name] = dict(
+          bytes=os.path.getsize(os.path.join(staging, name + ".pb")),
+          inputs={t.name.split(":")[0]: t.name for t in frozen.inputs},
+          outputs=dict(zip(sorted(function.structured_outputs),
+                           (t.name for t in frozen.outputs))))
+    with open(os.path.join(staging, FROZEN_INDEX), "w",
+              encoding="utf-8") as f:
+      json.dump(index, f, indent=1)
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(staging, path)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)

@@ -20,10 +20,11 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfvrc import coding
-from tfvrc import models
-from tfvrc.models import base
-from tfvrc.zoo import traced
+from tfvrc.zoo import cache
+
+# pylint: disable=import-outside-toplevel  (the model code, with
+# tensorflow_compression, is imported where a model is built, so the command
+# line's cached path, which needs none of it, never loads it)
 
 KEY_PREFIX = "w/"
 _POSITIONAL = re.compile(r"w\d{3}$")
@@ -133,6 +134,7 @@ def init_from(model, path):
   the file's model plus new channels that do not yet reach the image or the
   entropy parameters of the old ones.
   """
+  from tfvrc import models
   meta, weights, _ = _read(path)
   source = models.create(meta["family"], **meta["config"])
   _assign(source, weights, path)
@@ -238,6 +240,7 @@ def _create(meta, precision):
   """The file's model, its analysis and synthesis in `precision` (the hyper
   transforms and entropy models are float32 in any, so a file decodes with
   the same tables whatever precision either side used)."""
+  from tfvrc import models
   if precision not in PRECISIONS:
     raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
                      f"got {precision!r}")
@@ -252,10 +255,13 @@ def _create(meta, precision):
 def load_file(path, name=None, precision="float32", cached=False):
   """The codec a weights file describes, its coders ready: named `name`
   (default: the file's name), its digest that of the file's weights. With
-  `cached`, a traced copy from the command line's cache (`traced`)."""
+  `cached`, a client of its frozen copy in the command line's cache
+  (`cache`)."""
   name = name or os.path.splitext(os.path.basename(path))[0]
 
   def build():
+    from tfvrc import coding
+    from tfvrc.models import base
     meta, weights, tables = _read(path)
     model = _create(meta, precision)
     _assign(model, weights, path)
@@ -263,7 +269,7 @@ def load_file(path, name=None, precision="float32", cached=False):
     return coding.Codec(model, name, base.weights_digest(weights.values()),
                         meta)
   if cached:
-    return traced.load_or_store(path, name, precision, build)
+    return cache.load_or_store(path, name, precision, build)
   return build()
 
 
