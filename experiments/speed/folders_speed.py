@@ -1,6 +1,6 @@
 """Images per second through the command line, in one run (wall time,
 start-up included): one `tfvrc compress` call per image without the cache
-of traced models (before it existed), the same with it (primed by one call
+of frozen models (before it existed), the same with it (primed by one call
 first), and `tfvrc compress-dir` on the folder (one process, one loaded
 model). Prints a table with ratios to the first row; writes JSON.
 
@@ -55,11 +55,11 @@ def main(argv):
       shutil.copy(os.path.join(data, name), folder)
     cache = os.path.join(work, "cache")
     tfvrc(cache, "compress", os.path.join(folder, names[0]),
-          os.path.join(work, "prime.tfvrc"))  # stores the traced model
+          os.path.join(work, "prime.tfvrc"))  # stores the frozen model
     seconds = {
         "tfvrc compress per image, no cache (before)": per_image_calls(
             "off", folder, names, os.path.join(work, "off")),
-        "tfvrc compress per image, traced-model cache (after)":
+        "tfvrc compress per image, frozen-model cache (after)":
             per_image_calls(cache, folder, names, os.path.join(work, "on")),
         "tfvrc compress-dir": tfvrc("off", "compress-dir", folder,
                                     os.path.join(work, "dir"), "--quiet")}

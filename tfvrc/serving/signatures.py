@@ -191,8 +191,10 @@ def freeze(codec, path):
     for name, function in ServingModule(codec).signatures().items():
       if name == "serving_default":  # analyze's alias
         continue
+      # Loops stay functional: lowered to v1 control flow, the graphs
+      # loaded three times slower (`experiments/speed/cli_breakdown.py`).
       frozen = convert_to_constants.convert_variables_to_constants_v2(
-          function)
+          function, lower_control_flow=False)
       with open(os.path.join(staging, name + ".pb"), "wb") as f:
         f.write(frozen.graph.as_graph_def().SerializeToString())
       # Inputs are placeholders named after their specs; outputs are in
