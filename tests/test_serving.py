@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfvrc import bitstream
 from tfvrc import cli
@@ -217,10 +218,36 @@ def test_layered_files_through_the_server(tmp_path, crop):
         coding.decode(codec, full, layers=layers))
 
 
-def test_a_family_without_a_split_is_refused(tmp_path):
-  model = models.create("asymmetric_msrb", num_filters=16)
-  with pytest.raises(ValueError, match="no serving split"):
-    signatures.export(coding.Codec.of(model, "msrb"), str(tmp_path))
+@pytest.mark.parametrize("family,backend", [
+    ("asymmetric_msrb", "savedmodel"), ("asymmetric_msrb-gained", "frozen")])
+def test_a_context_model_codes_through_the_server(tmp_path, crop, family,
+                                                  backend):
+  """MSRB's y is coded by the client, with the server's context-model step
+  between range-coder calls: the files and decodes of the local model."""
+  tf.keras.utils.set_random_seed(5)
+  model = models.create(family, num_filters=16)
+  model.build_coders()
+  codec = coding.Codec.of(model, "msrb")
+  if backend == "frozen":
+    signatures.freeze(codec, str(tmp_path / "frozen"))
+    remote = client.Client(backends.Frozen(str(tmp_path / "frozen")))
+  else:
+    remote = client.Client(backends.Local(
+        signatures.export(codec, str(tmp_path))))
+  rng = np.random.default_rng(1)  # the step's floats, not only its tables
+  step = dict(taps=rng.integers(-9, 10, (50, 12 * 16)).astype(np.float32),
+              phi=rng.normal(size=(50, 32)).astype(np.float32),
+              channels=np.arange(16, dtype=np.int32), minmax=np.int32(9))
+  np.testing.assert_array_equal(
+      remote.backend.predict("step_0", step)["pmfs"],
+      model.context_codec.coding_step(*step.values()))
+  for rate in sorted({model.rate_range[0], model.rate_range[1]}):
+    data = coding.encode(remote, crop, rate)
+    assert data == coding.encode(codec, crop, rate)
+    y_string = bitstream.unpack(data)[1][0][0]
+    assert len(y_string) > 20  # symbols were coded, not only a header
+    np.testing.assert_array_equal(coding.decode(remote, data),
+                                  coding.decode(codec, data))
 
 
 def test_cli_codes_through_a_served_folder(exported, crop, tmp_path):

@@ -134,7 +134,11 @@ class ContextCodec(base.LatentCodec):
 
   def build_coders(self, tables=None):
     self.side.build_coders(tables)
-    self._step = tf.function(self._pmfs, input_signature=[
+    # phi as a graph, as a server computes it, so both give the same floats.
+    self._phi_graph = tf.function(self._phi, input_signature=[
+        tf.TensorSpec([1, None, None, None], tf.float32),
+        tf.TensorSpec([2], tf.int32)])
+    self._step = tf.function(self.step, input_signature=[
         tf.TensorSpec([None, 12 * self.channels], tf.float32),
         tf.TensorSpec([None, 2 * self.channels], tf.float32),
         tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)])
@@ -142,7 +146,7 @@ class ContextCodec(base.LatentCodec):
   def coder_tables(self):
     return self.side.coder_tables()
 
-  def _pmfs(self, taps, phi, channels, minmax):
+  def step(self, taps, phi, channels, minmax):
     """[k, len(channels), 2 minmax + 1] pmfs of positions with these causal
     taps and hyper-synthesis outputs, for the listed channels."""
     context = tf.matmul(taps, self.context.causal_matrix()) + self.context.bias
@@ -153,87 +157,130 @@ class ContextCodec(base.LatentCodec):
     params = tf.reshape(params, [-1, count * tf.size(channels)])
     return mixture.pmf(params, minmax, self.kind)
 
-  def _run(self, phi, channels, minmax, shape, code_step):
-    """Runs the wavefront over a [height, width] latent: per step, the
-    tables of its positions' flagged channels, handed to `code_step(rows,
-    cols, cdfs)`, which returns their symbols (0..L-1, [k, len(channels)]).
-    Returns y_hat [height, width, C]."""
-    height, width = shape
-    padded = np.zeros((height + 2, width + 4, self.channels), np.float32)
-    if not len(channels):
-      return padded[2:, 2:-2]
-    channels_t = tf.constant(channels, tf.int32)
-    minmax_t = tf.constant(minmax, tf.int32)
-    for rows, cols in wavefront(height, width):
-      pmfs = self._step(tf.constant(gather_taps(padded, rows, cols)),
-                        tf.constant(phi[rows, cols]), channels_t, minmax_t)
-      cdfs = mixture.quantized_cdfs(
-          pmfs.numpy().reshape(-1, 2 * minmax + 1))
-      symbols = code_step(rows, cols, cdfs)
-      padded[(rows + 2)[:, None], (cols + 2)[:, None], channels] = (
-          symbols - minmax)
-    return padded[2:, 2:-2]
+  def coding_step(self, taps, phi, channels, minmax):
+    """`step` as traced for coding, numpy in and out (a server runs the
+    same step for a client: `tfvrc.serving`)."""
+    return self._step(tf.constant(taps), tf.constant(phi),
+                      tf.constant(channels, tf.int32),
+                      tf.constant(minmax, tf.int32)).numpy()
 
   def compress(self, y, rate):
     (z_string,), z_hat = self.side.compress(self.hyper_analysis(y), rate)
-    phi = self._phi(z_hat, tf.shape(y)[1:3])[0].numpy()
-    y_hat = quantize(y)[0].numpy()
-    minmax = max(1, int(np.abs(y_hat).max()))
-    channels = np.flatnonzero(np.any(y_hat != 0, axis=(0, 1)))
-    encoder = range_coding.Encoder()
-
-    def code_step(rows, cols, cdfs):
-      symbols = y_hat[rows[:, None], cols[:, None], channels] + minmax
-      encoder.encode(symbols.astype(np.int64).reshape(-1), cdfs)
-      return symbols
-    try:
-      decoded = self._run(phi, channels, minmax, y_hat.shape[:2], code_step)
-    finally:
-      payload = encoder.finish()
-    flags = np.zeros(self.channels, bool)
-    flags[channels] = True
-    header = (struct.pack(">H", minmax) + np.packbits(flags).tobytes()
-              + struct.pack(">I", checksum(decoded)))
-    return ((header + payload, z_string.numpy()[0]),
-            tf.constant(decoded[None]))
+    phi = self._phi_graph(z_hat, tf.shape(y)[1:3])[0].numpy()
+    y_string, y_hat = encode_latent(quantize(y)[0].numpy(), phi,
+                                     self.coding_step)
+    return (y_string, z_string.numpy()[0]), tf.constant(y_hat[None])
 
   def decompress(self, strings, shape, rate):
     y_string, z_string = (bytes(s) for s in strings)
     z_hat = self.side.decompress(
         (tf.constant([z_string]),),
         hyperprior.latent_shape(shape, hyperprior.SIDE_FACTOR), rate)
-    shape = [int(s) for s in shape]
-    phi = self._phi(z_hat, shape)[0].numpy()
-    minmax, channels, crc, payload = self._parse(y_string)
-    decoder = range_coding.Decoder(payload)
+    phi = self._phi_graph(z_hat, tf.constant(shape, tf.int32))[0].numpy()
+    return tf.constant(decode_latent(y_string, phi, self.coding_step)[None])
 
-    def code_step(rows, cols, cdfs):
-      return decoder.decode(cdfs).reshape(len(rows), len(channels))
-    try:
-      y_hat = self._run(phi, channels, minmax, shape, code_step)
-    finally:
-      decoder.close()
-    if checksum(y_hat) != crc:
-      raise range_coding.PayloadError(
-          "the latent does not decode (checksum mismatch): the payload is "
-          "corrupt or was written by other weights")
-    return tf.constant(y_hat[None])
+  # --- Coding as integers, for serving (see base.LatentCodec): y's string
+  # is a context string, whose "indexes" are phi: a client codes it with
+  # `encode_latent` / `decode_latent` and the server's `step`.
 
-  def _parse(self, y_string):
-    """(minmax, flagged channels, CRC32, coded bytes) of y's string."""
-    flag_bytes = -(-self.channels // 8)
-    if len(y_string) < _HEADER.size + flag_bytes:
-      raise range_coding.PayloadError(
-          f"the latent's string is {len(y_string)} bytes, shorter than its "
-          f"{_HEADER.size + flag_bytes}-byte header")
-    (minmax,) = struct.unpack_from(">H", y_string)
-    flags = np.unpackbits(np.frombuffer(y_string[2:2 + flag_bytes], np.uint8),
-                          count=self.channels).astype(bool)
-    (crc,) = struct.unpack_from(">I", y_string, 2 + flag_bytes)
-    if not 1 <= minmax <= MAX_MAGNITUDE:
-      raise range_coding.PayloadError(
-          f"the latent's magnitude {minmax} is outside 1..{MAX_MAGNITUDE}")
-    return minmax, np.flatnonzero(flags), crc, y_string[6 + flag_bytes:]
+  def symbols(self, y, rate):
+    side_coded, z_hat = self.side.symbols(self.hyper_analysis(y), rate)
+    y_hat = quantize(y)
+    phi = self._phi(z_hat, tf.shape(y)[1:3])
+    return ((tf.cast(y_hat, tf.int32), phi), *side_coded), y_hat
+
+  def decode_indexes(self, known, shape, rate):
+    side_shape = hyperprior.latent_shape(shape, hyperprior.SIDE_FACTOR)
+    if len(known) < self.side.num_strings:
+      return self.side.decode_indexes(known, side_shape, rate)
+    return self._phi(self.side.dequantize(known, side_shape, rate), shape)
+
+  def dequantize(self, symbols, shape, rate):
+    del shape, rate
+    return tf.cast(symbols[0], tf.float32)
+
+  def cdf_tables(self):
+    empty = np.zeros([0], np.int32)  # y's tables come from `pmfs`
+    return ((empty, empty), *self.side.cdf_tables())
+
+
+def _run(phi, channels, minmax, shape, step, code_step):
+  """Runs the wavefront over a [height, width] latent: per step, the
+  tables of its positions' flagged channels, from their pmfs
+  `step(taps, phi, channels, minmax)`, handed to `code_step(rows, cols,
+  cdfs)`, which returns their symbols (0..L-1, [k, len(channels)]). Returns
+  y_hat [height, width, C]."""
+  height, width = shape
+  padded = np.zeros((height + 2, width + 4, phi.shape[-1] // 2), np.float32)
+  if not len(channels):
+    return padded[2:, 2:-2]
+  for rows, cols in wavefront(height, width):
+    pmfs = step(gather_taps(padded, rows, cols), phi[rows, cols], channels,
+                minmax)
+    cdfs = mixture.quantized_cdfs(pmfs.reshape(-1, 2 * minmax + 1))
+    symbols = code_step(rows, cols, cdfs)
+    padded[(rows + 2)[:, None], (cols + 2)[:, None], channels] = (
+        symbols - minmax)
+  return padded[2:, 2:-2]
+
+
+def encode_latent(y_hat, phi, step):
+  """(y's string, y_hat as decoded) of integer y_hat [h, w, C] (numpy),
+  under the pmfs `step` gives from its hyper-synthesis output phi
+  [h, w, 2 C] and causal taps."""
+  minmax = max(1, int(np.abs(y_hat).max()))
+  channels = np.flatnonzero(np.any(y_hat != 0, axis=(0, 1)))
+  encoder = range_coding.Encoder()
+
+  def code_step(rows, cols, cdfs):
+    symbols = y_hat[rows[:, None], cols[:, None], channels] + minmax
+    encoder.encode(symbols.astype(np.int64).reshape(-1), cdfs)
+    return symbols
+  try:
+    decoded = _run(phi, channels, minmax, y_hat.shape[:2], step, code_step)
+  finally:
+    payload = encoder.finish()
+  flags = np.zeros(y_hat.shape[-1], bool)
+  flags[channels] = True
+  header = (struct.pack(">H", minmax) + np.packbits(flags).tobytes()
+            + struct.pack(">I", checksum(decoded)))
+  return header + payload, decoded
+
+
+def decode_latent(y_string, phi, step):
+  """Inverse of `encode_latent`: y_hat [h, w, C] (numpy) of y's string."""
+  minmax, channels, crc, payload = _parse(bytes(y_string),
+                                          phi.shape[-1] // 2)
+  decoder = range_coding.Decoder(payload)
+
+  def code_step(rows, cols, cdfs):
+    return decoder.decode(cdfs).reshape(len(rows), len(channels))
+  try:
+    y_hat = _run(phi, channels, minmax, phi.shape[:2], step, code_step)
+  finally:
+    decoder.close()
+  if checksum(y_hat) != crc:
+    raise range_coding.PayloadError(
+        "the latent does not decode (checksum mismatch): the payload is "
+        "corrupt or was written by other weights")
+  return y_hat
+
+
+def _parse(y_string, num_channels):
+  """(minmax, flagged channels, CRC32, coded bytes) of y's string."""
+  flag_bytes = -(-num_channels // 8)
+  if len(y_string) < _HEADER.size + flag_bytes:
+    raise range_coding.PayloadError(
+        f"the latent's string is {len(y_string)} bytes, shorter than its "
+        f"{_HEADER.size + flag_bytes}-byte header")
+  (minmax,) = struct.unpack_from(">H", y_string)
+  flags = np.unpackbits(np.frombuffer(y_string[2:2 + flag_bytes], np.uint8),
+                        count=num_channels).astype(bool)
+  (crc,) = struct.unpack_from(">I", y_string, 2 + flag_bytes)
+  if not 1 <= minmax <= MAX_MAGNITUDE:
+    raise range_coding.PayloadError(
+        f"the latent's magnitude {minmax} is outside 1..{MAX_MAGNITUDE}")
+  return minmax, np.flatnonzero(flags), crc, y_string[6 + flag_bytes:]
 
 
 def quantize(y):

@@ -34,9 +34,12 @@ class AsymmetricMSRB(hyperprior.FixedLambda, vae.VAE):
   family = "asymmetric_msrb"
   num_strings = 2  # y's (range-coder bytes), z's
   graph_coding = False
-  # Its autoregressive decoder needs the range coder between context-model
-  # steps, so a server cannot run its networks apart (README, serving).
-  serving_split = False
+  # y's string is coded by a client with the server's context-model step
+  # between range-coder calls (`context.encode_latent`; README, serving).
+  context_strings = (0,)
+  # Not tiled yet (issue 15): coding runs the transforms in one pass, and so
+  # does a server (no image side reaches this).
+  tile_size = 1 << 16
 
   def __init__(self, lmbda=0.0067, num_filters=128, decoder_msrbs=1,
                importance_map=True, pqf=True, mixture="gaussian", name=None):
@@ -61,6 +64,10 @@ class AsymmetricMSRB(hyperprior.FixedLambda, vae.VAE):
     self.latent_codec = self.around_latent(self.context_codec)
     self.forward(tf.zeros([1, 64, 64, 3]), tf.constant([self.rate_range[0]]),
                  training=True)  # builds every variable
+
+  @property
+  def latent_depth(self):
+    return self.num_filters  # y has N channels, as in Cheng et al.
 
   def around_latent(self, codec):
     """The latent codec around the context codec."""
@@ -92,6 +99,11 @@ class AsymmetricMSRB(hyperprior.FixedLambda, vae.VAE):
                                                        vae.LATENT_FACTOR),
         rate)
     return self._synthesize(y_hat, rate)
+
+  def context_step(self, taps, phi, channels, minmax):
+    """The context model's step (`context.ContextCodec.step`): what a server
+    runs between a client's range-coder calls."""
+    return self.context_codec.step(taps, phi, channels, minmax)
 
   def get_config(self):
     return dict(lmbda=self._lmbda, num_filters=self.num_filters,

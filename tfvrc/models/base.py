@@ -177,6 +177,10 @@ class CompressionModel(tf.keras.Model):
   # layers), with int32 symbols and table indexes per string (as in
   # `latent_codecs.base.LatentCodec`).
   serving_split = False
+  # Strings coded with a context model (`latent_codecs.context`): their
+  # "table indexes" are the hyper-synthesis output phi, and a client codes
+  # them with `context_step` run between range-coder calls.
+  context_strings = ()
 
   def decode_order(self):
     """The string numbers of a full file in the order a decoder needs them

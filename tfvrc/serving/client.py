@@ -35,6 +35,8 @@ class Client:
     self.num_strings = int(info["num_strings"])
     self.max_layers = int(info["max_layers"])
     self.order = [int(k) for k in np.ravel(info["decode_order"])]
+    self.context_strings = [int(k) for k in np.ravel(
+        info.get("context_strings", []))]
     self.tables = [(np.asarray(info[f"cdf_{k}"], np.int32),
                     np.asarray(info[f"cdf_offset_{k}"], np.int32))
                    for k in range(len(self.order))]
@@ -47,7 +49,9 @@ class Client:
     """The payload strings (bytes) of one uint8 image."""
     coded = self.backend.predict("analyze", {
         "image": np.asarray(image, np.uint8), "rate": np.float32(rate)})
-    return [self._encode(k, coded[f"symbols_{k}"], coded[f"indexes_{k}"])
+    return [self._encode_context(k, coded[f"symbols_{k}"], coded[f"phi_{k}"])
+            if k in self.context_strings else
+            self._encode(k, coded[f"symbols_{k}"], coded[f"indexes_{k}"])
             for k in range(self.num_strings * self._layers(rate))]
 
   def decompress(self, shape, rate, *strings):
@@ -57,6 +61,11 @@ class Client:
               "rate": np.float32(rate)}
     symbols = {}
     for k in self.order[:len(strings)]:  # a prefix of layers: a prefix
+      if k in self.context_strings:
+        phi = self.backend.predict(f"hyper_{k}", {**common, **symbols})
+        symbols[f"symbols_{k}"] = self._decode_context(k, phi["phi"],
+                                                       strings[k])
+        continue
       indexes = self.backend.predict(f"indexes_{k}", {**common, **symbols})
       symbols[f"symbols_{k}"] = self._decode(k, indexes["indexes"],
                                              strings[k])
@@ -74,6 +83,32 @@ class Client:
     return indexed_coding.decode(
         *self.tables[k], np.asarray(indexes, np.int32)[None],
         tf.constant([string])).numpy()[0]
+
+
+  # A context string is coded here with the server's context-model step
+  # between range-coder calls: one request per wavefront step (141 on a
+  # Kodak latent). The coding is `latent_codecs.context`'s, imported only
+  # here: it brings tensorflow_compression, which other clients never load.
+
+  def _step(self, k):
+    def step(taps, phi, channels, minmax):
+      return np.asarray(self.backend.predict(f"step_{k}", {
+          "taps": np.asarray(taps, np.float32),
+          "phi": np.asarray(phi, np.float32),
+          "channels": np.asarray(channels, np.int32),
+          "minmax": np.int32(minmax)})["pmfs"], np.float32)
+    return step
+
+  def _encode_context(self, k, symbols, phi):
+    from tfvrc.latent_codecs import context  # pylint: disable=import-outside-toplevel
+    return context.encode_latent(np.asarray(symbols, np.int32),
+                                 np.asarray(phi, np.float32),
+                                 self._step(k))[0]
+
+  def _decode_context(self, k, phi, string):
+    from tfvrc.latent_codecs import context  # pylint: disable=import-outside-toplevel
+    return context.decode_latent(string, np.asarray(phi, np.float32),
+                                 self._step(k)).astype(np.int32)
 
 
 def _text(value):

@@ -10,10 +10,14 @@ PROTOCOL = 1  # what `describe` checks: bump when the signatures change
 FROZEN_INDEX = "signatures.json"
 
 
+_ONLY_OUTPUTS = {"synthesize": "image", "indexes": "indexes", "hyper": "phi",
+                 "step": "pmfs"}
+
+
 def only_output(signature):
   """The output of a signature that has one (TF Serving's REST API answers
   those with the bare value)."""
-  return "image" if signature.startswith("synthesize") else "indexes"
+  return _ONLY_OUTPUTS[signature.split("_")[0]]
 
 
 def synthesize_name(layers, max_layers):

@@ -8,12 +8,19 @@ symbols and table indexes are int32 [height, width, channels] of its latent):
     a layered family codes every layer, the client keeps the first `rate`)
   indexes_k(shape, rate, symbols_j for the j before k in `decode_order`)
     -> indexes: the tables of string k
+  A context string k (`context_strings`: its coder is the context model's
+  step, run between range-coder calls) has instead phi_k in `analyze`,
+    hyper_k(shape, rate, symbols_j ...) -> phi, the hyper-synthesis output,
+    step_k(taps, phi, channels, minmax) -> pmfs of a wavefront step's
+    positions (`latent_codecs.context`), the client coding it
+    (`context.encode_latent` / `decode_latent`)
   synthesize(shape, rate, every symbols_k) -> image; a layered family has
     synthesize_L for L layers instead, taking the first L layers' symbols
   describe(protocol) -> the file header's identity (model_name,
     weights_digest in hex, rate_range, default_rate, rate_points,
-    num_strings, max_layers), the decode order (decode_order) and the range
-    coder's tables (cdf_k, cdf_offset_k). TF Serving's REST API refuses
+    num_strings, max_layers), the decode order (decode_order), the context
+    strings (context_strings) and the range coder's tables (cdf_k,
+    cdf_offset_k; empty for a context string). TF Serving's REST API refuses
     signatures without inputs, so it takes the client's protocol version and
     checks it.
 
@@ -56,9 +63,7 @@ class ServingModule(tf.Module):
     self.model_variables = list(model.variables)
     if not model.serving_split:
       raise ValueError(
-          f"{codec.codec_name} ({model.family}) has no serving split yet: "
-          "its decoder needs the range coder between its networks' steps "
-          "(see the README's 'SavedModel and serving')")
+          f"{codec.codec_name} ({model.family}) has no serving split")
     self.num_strings = model.num_strings * model.max_layers
     self.order = tuple(model.decode_order())
     self.identity = dict(
@@ -69,7 +74,9 @@ class ServingModule(tf.Module):
         rate_points=tf.constant(model.rate_points or [], tf.float32),
         num_strings=tf.constant(model.num_strings, tf.int32),
         max_layers=tf.constant(model.max_layers, tf.int32),
-        decode_order=tf.constant(self.order, tf.int32))
+        decode_order=tf.constant(self.order, tf.int32),
+        context_strings=tf.constant(model.context_strings, tf.int32,
+                                    shape=[len(model.context_strings)]))
     self.tables = [tuple(tf.Variable(t, trainable=False) for t in pair)
                    for pair in model.cdf_tables()]
     self.analyze = tf.function(self._analyze, input_signature=[
@@ -86,6 +93,13 @@ class ServingModule(tf.Module):
             base.SHAPE_SPEC, base.RATE_SPEC,
             *[symbols_spec(j) for j in self._before(k)]])
         for k in range(self.num_strings)]
+    step_specs = [tf.TensorSpec([None, None], tf.float32, name="taps"),
+                  tf.TensorSpec([None, None], tf.float32, name="phi"),
+                  tf.TensorSpec([None], tf.int32, name="channels"),
+                  tf.TensorSpec([], tf.int32, name="minmax")]
+    self.steps = {f"step_{k}": tf.function(self._step,
+                                           input_signature=step_specs)
+                  for k in model.context_strings}
     self.describe = tf.function(self._describe,
                                 input_signature=[PROTOCOL_SPEC])
 
@@ -108,14 +122,21 @@ class ServingModule(tf.Module):
     outputs = {}
     for k, (symbols, indexes) in enumerate(coded):
       outputs[f"symbols_{k}"] = symbols[0]
-      outputs[f"indexes_{k}"] = indexes[0]
+      outputs[f"{self._tables_name(k)}_{k}"] = indexes[0]
     return outputs
+
+  def _tables_name(self, k):
+    """What string k's coder needs: its table indexes, or phi."""
+    return "phi" if k in self.model.context_strings else "indexes"
 
   def _indexes(self, k, shape, rate, *known):
     known = dict(zip(self._before(k), self._batched(rate, known)))
     indexes = self.model.decode_indexes(k, known, shape,
                                         tf.reshape(rate, [1]))
-    return {"indexes": indexes[0]}
+    return {self._tables_name(k): indexes[0]}
+
+  def _step(self, taps, phi, channels, minmax):
+    return {"pmfs": self.model.context_step(taps, phi, channels, minmax)}
 
   def _synthesize(self, shape, rate, *symbols):
     symbols = self._batched(rate, symbols)
@@ -139,7 +160,10 @@ class ServingModule(tf.Module):
     for name, function in self.synthesize.items():
       signatures[name] = function.get_concrete_function()
     for k, function in enumerate(self.indexes):
-      signatures[f"indexes_{k}"] = function.get_concrete_function()
+      name = "hyper" if k in self.model.context_strings else "indexes"
+      signatures[f"{name}_{k}"] = function.get_concrete_function()
+    for name, function in self.steps.items():
+      signatures[name] = function.get_concrete_function()
     return signatures
 
 
