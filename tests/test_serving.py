@@ -232,8 +232,8 @@ def test_a_context_model_codes_through_the_server(tmp_path, crop, family,
     signatures.freeze(codec, str(tmp_path / "frozen"))
     remote = client.Client(backends.Frozen(str(tmp_path / "frozen")))
   else:
-    remote = client.Client(backends.Local(
-        signatures.export(codec, str(tmp_path))))
+    exported = signatures.export(codec, str(tmp_path))
+    remote = client.Client(backends.Local(exported))
   rng = np.random.default_rng(1)  # the step's floats, not only its tables
   step = dict(taps=rng.integers(-9, 10, (50, 12 * 16)).astype(np.float32),
               phi=rng.normal(size=(50, 32)).astype(np.float32),
@@ -248,6 +248,13 @@ def test_a_context_model_codes_through_the_server(tmp_path, crop, family,
     assert len(y_string) > 20  # symbols were coded, not only a header
     np.testing.assert_array_equal(coding.decode(remote, data),
                                   coding.decode(codec, data))
+  if backend == "savedmodel":  # and its floats through REST's JSON
+    served = serving_standin.Model("msrb", exported)
+    with serving_standin.rest_server(served) as address:
+      rest = client.Client(backends.connect(address, "msrb"))
+      assert coding.encode(rest, crop, rate) == data
+      np.testing.assert_array_equal(coding.decode(rest, data),
+                                    coding.decode(codec, data))
 
 
 def test_cli_codes_through_a_served_folder(exported, crop, tmp_path):

@@ -212,7 +212,9 @@ def freeze(codec, path):
   index = {}
   staging = _staging(os.path.dirname(os.path.abspath(path)))
   try:
-    for name, function in ServingModule(codec).signatures().items():
+    # The module stays referenced: the functions hold its variables weakly.
+    module = ServingModule(codec)
+    for name, function in module.signatures().items():
       if name == "serving_default":  # analyze's alias
         continue
       # Loops stay functional: lowered to v1 control flow, the graphs
