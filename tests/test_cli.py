@@ -103,6 +103,7 @@ def test_demo_writes_files_and_reports(tmp_path):
   assert (tmp_path / "demo" / "demo-0.png").exists()
 
 
+@pytest.mark.slow
 def test_target_bpp_on_the_command_line(tmp_path):
   out = tmp_path / "t.tfvrc"
   result = run_tfvrc("compress", cli.SAMPLE_IMAGE, str(out),

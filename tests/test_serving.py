@@ -219,7 +219,8 @@ def test_layered_files_through_the_server(tmp_path, crop):
 
 
 @pytest.mark.parametrize("family,backend", [
-    ("asymmetric_msrb", "savedmodel"), ("asymmetric_msrb-gained", "frozen")])
+    pytest.param("asymmetric_msrb", "savedmodel", marks=pytest.mark.slow),
+    ("asymmetric_msrb-gained", "frozen")])
 def test_a_context_model_codes_through_the_server(tmp_path, crop, family,
                                                   backend):
   """MSRB's y is coded by the client, with the server's context-model step

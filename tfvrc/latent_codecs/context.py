@@ -9,12 +9,14 @@ equal t = column + 3 * row depend only on positions of smaller t, so they
 decode together: a wavefront of (width - 1) + 3 (height - 1) + 1 steps (141
 on a Kodak latent) instead of one per position.
 
-Both sides run the same step function on the same batches (`_step`: the
+Both sides run the same step function on the same batches (`step`: the
 context as a matrix product of the 12 causal taps, then the network and the
 pmfs), so they build the same tables; a full-image convolution gives other
 floats, which is why training uses it but coding does not. Channels that are
 zero everywhere are flagged and skipped, as the original does. y's string:
 minmax (u16), the channel flags, a CRC32 of y_hat, the range-coded symbols.
+`encode_latent` / `decode_latent` write and read it with any step function:
+the model's own, or a server's (`tfvrc.serving`).
 """
 
 import struct

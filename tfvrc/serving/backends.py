@@ -27,9 +27,9 @@ class ServingError(OSError):
 
 def connect(address, model_name=None, version=None):
   """The backend at `address`: "http(s)://HOST:PORT" (REST),
-  "grpc://HOST:PORT", the folder of an exported model (`NAME/VERSION`,
-  or `NAME/` for its latest version) or of frozen signatures. A server needs the served
-  `model_name`."""
+  "grpc://HOST:PORT", the folder of an exported model (`NAME/VERSION`, or
+  `NAME/` for its latest version) or of frozen signatures. A server needs
+  the served `model_name`."""
   if address.startswith(("http://", "https://", "grpc://")):
     if not model_name:
       raise ValueError(f"name the model {address} serves (--model)")

@@ -84,7 +84,6 @@ class Client:
         *self.tables[k], np.asarray(indexes, np.int32)[None],
         tf.constant([string])).numpy()[0]
 
-
   # A context string is coded here with the server's context-model step
   # between range-coder calls: one request per wavefront step (141 on a
   # Kodak latent). The coding is `latent_codecs.context`'s, imported only

@@ -206,9 +206,8 @@ def export(codec, folder, version=None):
 def freeze(codec, path):
   """Writes the signatures of `codec` to the folder `path` as frozen
   GraphDefs, `NAME.pb` each, and their sizes and tensors' names to
-  `FROZEN_INDEX`
-  (`backends.Frozen` runs them). Staged and renamed like `export`; an
-  existing `path` is replaced."""
+  `FROZEN_INDEX` (`backends.Frozen` runs them). Staged and renamed like
+  `export`; an existing `path` is replaced."""
   index = {}
   staging = _staging(os.path.dirname(os.path.abspath(path)))
   try:
@@ -218,7 +217,7 @@ def freeze(codec, path):
       if name == "serving_default":  # analyze's alias
         continue
       # Loops stay functional: lowered to v1 control flow, the graphs
-      # loaded three times slower (`experiments/speed/cli_breakdown.py`).
+      # loaded 2.6 times slower (`experiments/speed/README.md`).
       frozen = convert_to_constants.convert_variables_to_constants_v2(
           function, lower_control_flow=False)
       with open(os.path.join(staging, name + ".pb"), "wb") as f:
