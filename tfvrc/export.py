@@ -10,8 +10,6 @@ needed to load it: `tf.saved_model.load` after `import tensorflow_compression`
 """
 
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 
@@ -54,17 +52,10 @@ def export(codec, path, force=False):
   if os.path.exists(path) and not force:
     raise FileExistsError(f"{path} exists (use --force to overwrite)")
   module = CodecModule(codec)
-  staging = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)),
-                             prefix=".tfvrc-export-")
-  os.chmod(staging, 0o777 & ~io.current_umask())  # mkdtemp makes it 0700
-  try:
+  with io.atomic_folder(path) as staging:
     tf.saved_model.save(module, staging, signatures={
         "compress": module.compress.get_concrete_function(),
         "decompress": module.decompress.get_concrete_function()})
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(staging, path)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
 
 
 class SavedModelCodec:

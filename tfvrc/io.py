@@ -6,8 +6,10 @@ are, not composited); 16-bit PNGs are rounded to 8 bits (v / 257); JPEG EXIF
 orientation is applied so the image is coded upright.
 """
 
+import contextlib
 import io
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -86,6 +88,22 @@ def atomic_write(path, data, force=False):
   except BaseException:
     os.unlink(tmp)
     raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+  """Yields a new folder beside `path` (whose parent must exist), with the
+  mode the umask gives; once the block succeeds it replaces `path` by a
+  rename, so a failure never leaves half a folder there."""
+  staging = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)),
+                             prefix=".tfvrc-")
+  os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700
+  try:
+    yield staging
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(staging, path)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def encode_image(image, path):

@@ -38,7 +38,6 @@ TOO_LARGE = "a payload string decodes to impossible magnitudes"
 REASONS = (NOT_REENCODED, TOO_LARGE)
 
 
-
 def _tfc_ops():
   """tfc's range coding ops. Importing tensorflow_compression also imports
   tensorflow_probability, about 2 s of a cold start that needs only these

@@ -202,7 +202,7 @@ class ContextCodec(base.LatentCodec):
     return tf.cast(symbols[0], tf.float32)
 
   def cdf_tables(self):
-    empty = np.zeros([0], np.int32)  # y's tables come from `pmfs`
+    empty = np.zeros([0], np.int32)  # y's tables come from `step`
     return ((empty, empty), *self.side.cdf_tables())
 
 

@@ -31,8 +31,6 @@ symbols and table indexes are int32 [height, width, channels] of its latent):
 import functools
 import json
 import os
-import shutil
-import tempfile
 import types
 
 import tensorflow as tf
@@ -174,15 +172,6 @@ def next_version(folder):
   return max(versions, default=0) + 1
 
 
-def _staging(folder):
-  """A new folder inside `folder` (which is made), with the umask's mode
-  (mkdtemp makes it 0700)."""
-  os.makedirs(folder, mode=0o777, exist_ok=True)
-  staging = tempfile.mkdtemp(dir=folder, prefix=".staging-")
-  os.chmod(staging, 0o777 & ~io.current_umask())
-  return staging
-
-
 def export(codec, folder, version=None):
   """Writes the serving SavedModel of `codec` to `folder/NAME/VERSION/` (the
   next version by default; an existing version is refused) and returns that
@@ -194,12 +183,9 @@ def export(codec, folder, version=None):
   path = os.path.join(model_folder, str(version))
   if os.path.exists(path):
     raise FileExistsError(f"{path} exists: give another --version")
-  staging = _staging(model_folder)
-  try:
+  os.makedirs(model_folder, mode=0o777, exist_ok=True)
+  with io.atomic_folder(path) as staging:
     tf.saved_model.save(module, staging, signatures=module.signatures())
-    os.replace(staging, path)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
   return path
 
 
@@ -209,8 +195,9 @@ def freeze(codec, path):
   `FROZEN_INDEX` (`backends.Frozen` runs them). Staged and renamed like
   `export`; an existing `path` is replaced."""
   index = {}
-  staging = _staging(os.path.dirname(os.path.abspath(path)))
-  try:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o777,
+              exist_ok=True)
+  with io.atomic_folder(path) as staging:
     # The module stays referenced: the functions hold its variables weakly.
     module = ServingModule(codec)
     for name, function in module.signatures().items():
@@ -232,7 +219,3 @@ def freeze(codec, path):
     with open(os.path.join(staging, FROZEN_INDEX), "w",
               encoding="utf-8") as f:
       json.dump(index, f, indent=1)
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(staging, path)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
