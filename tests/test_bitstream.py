@@ -23,7 +23,7 @@ STRINGS = [b"first string", b"", b"\x00\xff" * 20]
 # Three layers of different string counts, one empty string, one empty layer.
 LAYERS = [[b"first string", b""], [], [b"\x00\xff" * 20, b"x", b""]]
 HEADER3 = dataclasses.replace(HEADER, num_layers=3)
-HEADER_SIZE = 6 + len(NAME) + 18 + 4  # version 2, with its CRC
+HEADER_SIZE = 6 + len(NAME) + 18 + 4  # version 2 or 3, with its CRC
 
 
 def raw_v1(name=NAME, digest=DIGEST, rate=0.5, height=480, width=640,
@@ -39,8 +39,8 @@ def raw_v1(name=NAME, digest=DIGEST, rate=0.5, height=480, width=640,
 
 
 def raw_v2(name=NAME, digest=DIGEST, rate=0.5, height=480, width=640,
-           num_layers=None, layers=(), version=2):
-  """A version 2 stream built straight from the documented layout, with valid
+           num_layers=None, layers=(), version=3):
+  """A version 2 or 3 stream built straight from the documented layout, with valid
   CRCs; num_layers defaults to len(layers)."""
   if num_layers is None:
     num_layers = len(layers)
@@ -99,8 +99,23 @@ def test_layer_bounds_cover_the_file():
 def test_round_trip(header, layers):
   data = bitstream.pack(header, layers)
   assert isinstance(data, bytes)
-  assert data[4] == 2
+  assert data[4] == 3
   assert bitstream.unpack(data) == (header, layers)
+
+
+def test_version_2_round_trip_keeps_its_version():
+  header = dataclasses.replace(HEADER, format_version=2)
+  data = bitstream.pack(header, [STRINGS])
+  assert data == raw_v2(layers=[STRINGS], version=2)
+  assert bitstream.unpack(data) == (header, [STRINGS])
+  assert bitstream.unpack(bitstream.truncate_layers(data, 1))[0] == header
+
+
+@pytest.mark.parametrize("version", [0, 1, 4, 2.0, None])
+def test_pack_refuses_versions_it_does_not_write(version):
+  with pytest.raises(ValueError, match=r"^format_version must be one of"):
+    bitstream.pack(dataclasses.replace(HEADER, format_version=version),
+                   [STRINGS])
 
 
 def test_max_layers_round_trip():
@@ -193,14 +208,14 @@ def test_does_not_import_tensorflow():
 @pytest.mark.parametrize("strings", [STRINGS, [], [b""], [b"x", b"yz"]])
 def test_version_1_unpacks_to_one_layer(strings):
   header, layers = bitstream.unpack(raw_v1(strings=strings))
-  assert header == HEADER
+  assert header == dataclasses.replace(HEADER, format_version=1)
   assert layers == [strings]
 
 
 def test_version_1_independently_built_stream():
   header, layers = bitstream.unpack(
       raw_v1(name=b"abc", rate=7.5, height=3, width=4, strings=[b"x", b"yz"]))
-  assert header == Header("abc", DIGEST, 7.5, 3, 4, 1)
+  assert header == Header("abc", DIGEST, 7.5, 3, 4, 1, format_version=1)
   assert layers == [[b"x", b"yz"]]
 
 
@@ -320,8 +335,9 @@ def test_truncate_layers_accepts_numpy_ints_and_bytes_like():
 def test_truncate_layers_of_a_version_1_file():
   truncated = bitstream.truncate_layers(raw_v1(strings=STRINGS), 1)
   assert truncated[4] == 2
-  assert truncated == raw_v2(layers=[STRINGS])
-  assert bitstream.unpack(truncated) == (HEADER, [STRINGS])
+  assert truncated == raw_v2(layers=[STRINGS], version=2)
+  assert bitstream.unpack(truncated) == (
+      dataclasses.replace(HEADER, format_version=2), [STRINGS])
 
 
 @pytest.mark.parametrize("k", [0, 4, -1, 65535, 1.0, "1", None, True])
@@ -494,20 +510,20 @@ def test_too_short(data):
 
 @pytest.mark.parametrize("make", [lambda: bitstream.pack(HEADER3, LAYERS),
                                   lambda: raw_v1(strings=STRINGS)])
-@pytest.mark.parametrize("version", [0, 3, 255])
+@pytest.mark.parametrize("version", [0, 4, 255])
 def test_unsupported_version(make, version):
   data = bytearray(make())
   data[4] = version
   with pytest.raises(
       BitstreamError,
       match=rf"^unsupported format version {version} "
-            rf"\(this tfvrc reads 1 and 2\)$"):
+            rf"\(this tfvrc reads 1 to 3\)$"):
     bitstream.unpack(bytes(data))
 
 
 def test_future_version_is_reported_even_when_short():
-  with pytest.raises(BitstreamError, match=r"^unsupported format version 3"):
-    bitstream.unpack(b"TFVR\x03")
+  with pytest.raises(BitstreamError, match=r"^unsupported format version 4"):
+    bitstream.unpack(b"TFVR\x04")
 
 
 def test_unpack_rejects_non_bytes():

@@ -3,17 +3,20 @@
 `data/pinned/pinned.json` holds, for every shipped model at three rates (its
 lowest, default and highest, or its rate points), the SHA-256 of the payload
 strings `coding.encode` writes for the shipped sample image and of the pixels
-they decode to; `data/pinned/NAME-DIGEST.tfvrc` are whole files a model wrote
-(version-1 files among them), each with the SHA-256 of its decoded pixels:
+they decode to; `data/pinned/NAME-DIGEST[-vN].tfvrc` are whole files a model
+wrote (of format versions 1, 2 and 3), each with the SHA-256 of its decoded
+pixels:
 they must keep decoding, also after the model is replaced (its retired
 version stays in the zoo). A change that alters the pins must say why, and
 regenerate them with `python tests/test_pinned.py`.
 
 Payloads and decoded pixels are pinned per CPU vector-instruction set
 (`SIMD`): oneDNN's AVX2 and AVX-512 kernels round the transforms
-differently, which changes pixels and, at some rates, the payload (issue 15:
-files are not yet portable across CPU kinds). The whole files must decode on
-every kind. A machine of a kind with no pins skips the pin checks, saying
+differently, which changes pixels and, at some rates, the encoder's
+symbols. The whole files must decode on every kind (since format version 3
+the table indexes are computed in fixed point; before, issue 15 found files
+that decoded only where they were written). When a change alters this
+kind's pins, the other kinds' pins of that model are dropped as stale. A machine of a kind with no pins skips the pin checks, saying
 so; `python tests/test_pinned.py` there adds its pins.
 """
 
@@ -100,8 +103,7 @@ def test_shipped_models_write_and_decode_the_pinned_bitstreams(name, sample):
 def test_files_written_before_decode_to_the_same_pixels(entry):
   with open(os.path.join(PINNED, entry["file"]), "rb") as f:
     data = f.read()
-  header = coding.read_header(data)
-  codec = zoo.for_file(header.model_name, header.weights_digest)
+  codec = zoo.for_file(coding.read_header(data))
   decoded = coding.decode(codec, data)
   check_pin(entry["pixels"],
                sha256(np.ascontiguousarray(decoded).tobytes()), entry["file"])
@@ -125,21 +127,25 @@ def write():
     for rate in pinned_rates(codec):
       payload, pixels = payload_and_pixels(codec, sample, rate)
       kept = old.get(rate, dict(payload={}, pixels={}))
+      if (kept["payload"].get(SIMD, payload),
+          kept["pixels"].get(SIMD, pixels)) != (payload, pixels):
+        kept = dict(payload={}, pixels={})  # the coding changed
       points.append(dict(rate=rate,
                          payload={**kept["payload"], SIMD: payload},
                          pixels={**kept["pixels"], SIMD: pixels}))
     record["models"][name] = dict(digest=codec.digest.hex(), points=points)
-    file_name = f"{name.split(zoo.RETIRED)[0]}-{codec.digest.hex()}.tfvrc"
+    data = coding.encode(codec, sample[FILE_CROP])
+    version = coding.read_header(data).format_version
+    file_name = (f"{name.split(zoo.RETIRED)[0]}-{codec.digest.hex()}"
+                 f"{'' if version < 3 else f'-v{version}'}.tfvrc")
     if file_name not in files:
-      data = coding.encode(codec, sample[FILE_CROP])
       with open(os.path.join(PINNED, file_name), "wb") as f:
         f.write(data)
       files[file_name] = dict(file=file_name, pixels={})
   for entry in files.values():  # this SIMD kind's pixels of every file
     with open(os.path.join(PINNED, entry["file"]), "rb") as f:
       data = f.read()
-    header = coding.read_header(data)
-    codec = zoo.for_file(header.model_name, header.weights_digest)
+    codec = zoo.for_file(coding.read_header(data))
     entry["pixels"][SIMD] = sha256(
         np.ascontiguousarray(coding.decode(codec, data)).tobytes())
   record["files"] = sorted(files.values(), key=lambda e: e["file"])

@@ -2,13 +2,19 @@
 
 A file names the model (and a digest of its weights) that wrote it, so decoding
 with any other model fails loudly instead of producing garbage. `pack` writes
-version 2; `unpack` reads versions 1 and 2. Layouts, all big-endian:
+version 2 or 3; `unpack` reads versions 1 to 3. Layouts, all big-endian:
+
+Version 3 is version 2's layout, and says how the decoder must compute the
+entropy parameters: from the model's fixed-point hyper-synthesis
+(`tfvrc.layers.fixed_point`), so the file decodes the same on every machine.
+Versions 1 and 2 were written with the float network. A codec says which
+versions it decodes (`format_versions`) and writes its newest.
 
 Version 2, layered: the strings come in layers, each with its own checksum, so
 a file can be cut after any layer (`truncate_layers`) and damage is pinned to
 the header or to one layer.
 
-  magic "TFVR" | version u8 (2) | name length u8 | name (UTF-8)
+  magic "TFVR" | version u8 (2 or 3) | name length u8 | name (UTF-8)
   | weights digest (8) | rate float32 | height u16 | width u16 | num_layers u16
   | CRC32 u32 of all the header bytes before it
   then num_layers layers, each:
@@ -39,7 +45,8 @@ import zlib
 import numpy as np
 
 MAGIC = b"TFVR"
-FORMAT_VERSION = 2  # what `pack` writes; `unpack` reads 1 too
+FORMAT_VERSION = 3  # the newest `pack` writes; `unpack` reads 1 too
+WRITTEN_VERSIONS = (2, 3)  # they share a layout
 
 DIGEST_SIZE = 8
 MAX_NAME_BYTES = 0xFF
@@ -70,11 +77,17 @@ class Header:
   height: int
   width: int
   num_layers: int
+  format_version: int = FORMAT_VERSION
 
 
 def pack(header: Header, layers: Sequence[Sequence[bytes]]) -> bytes:
-  """Serializes `header` and `layers` (each a sequence of strings) as version
-  2; ValueError if either is invalid or their layer counts differ."""
+  """Serializes `header` and `layers` (each a sequence of strings) as the
+  header's version (2 or 3); ValueError if either is invalid or their layer
+  counts differ."""
+  if (not isinstance(header.format_version, numbers.Integral)
+      or header.format_version not in WRITTEN_VERSIONS):
+    raise ValueError(f"format_version must be one of {WRITTEN_VERSIONS}, "
+                     f"got {header.format_version!r}")
   name = _encoded_name(header.model_name)
   rate = _float32_rate(header.rate)
   if (not isinstance(header.weights_digest, bytes)
@@ -91,7 +104,7 @@ def pack(header: Header, layers: Sequence[Sequence[bytes]]) -> bytes:
     raise ValueError(f"header.num_layers is {header.num_layers}, but "
                      f"{len(layers)} layers were given")
   head = b"".join([
-      _PREFIX.pack(MAGIC, FORMAT_VERSION, len(name)), name,
+      _PREFIX.pack(MAGIC, header.format_version, len(name)), name,
       _FIELDS.pack(header.weights_digest, rate, header.height, header.width,
                    header.num_layers)])
   parts = [head, _U32.pack(zlib.crc32(head))]
@@ -103,7 +116,7 @@ def pack(header: Header, layers: Sequence[Sequence[bytes]]) -> bytes:
 
 
 def unpack(data) -> tuple[Header, list[list[bytes]]]:
-  """Parses a version 1 or 2 file (bytes, bytearray or memoryview) into its
+  """Parses a version 1, 2 or 3 file (bytes, bytearray or memoryview) into its
   header and its layers, each a list of strings.
 
   Raises BitstreamError saying what is wrong. Every length is checked against
@@ -121,15 +134,16 @@ def unpack(data) -> tuple[Header, list[list[bytes]]]:
   version = data[len(MAGIC)]
   if version == 1:
     return _unpack_v1(data)
-  if version == 2:
+  if version in WRITTEN_VERSIONS:
     return _unpack_v2(data)
   raise BitstreamError(f"unsupported format version {version} "
-                       f"(this tfvrc reads 1 and 2)")
+                       f"(this tfvrc reads 1 to {FORMAT_VERSION})")
 
 
 def truncate_layers(data, k: int) -> bytes:
-  """A version 2 file holding only the first `k` layers of `data` (version 1
-  or 2), e.g. to send a coarser image; the layers' bytes are unchanged."""
+  """A file holding only the first `k` layers of `data`, e.g. to send a
+  coarser image; the layers' bytes are unchanged (a version 1 file becomes
+  version 2, the same coding)."""
   header, layers = unpack(data)
   if (not isinstance(k, numbers.Integral) or isinstance(k, bool)
       or not 1 <= k <= len(layers)):
@@ -138,7 +152,9 @@ def truncate_layers(data, k: int) -> bytes:
                      f"(the file has {len(layers)} layer{plural})")
   # Re-packing is byte-exact: each checked layer encodes only one way.
   k = int(k)
-  return pack(dataclasses.replace(header, num_layers=k), layers[:k])
+  return pack(dataclasses.replace(
+      header, num_layers=k, format_version=max(header.format_version, 2)),
+              layers[:k])
 
 
 def check_model(header: Header, model_name: str, weights_digest: bytes) -> None:
@@ -173,7 +189,7 @@ def _packed_layer(number, layer, previous_crc):
 
 
 def _unpack_v2(data):
-  """`unpack` for version 2: the header, then each layer in turn."""
+  """`unpack` for versions 2 and 3: the header, then each layer in turn."""
   header, offset = _v2_header(data)
   layers = []  # grows one checked layer at a time, never by num_layers
   crc = 0
@@ -188,11 +204,12 @@ def _unpack_v2(data):
 
 
 def _v2_header(data):
-  """The checked version 2 header, and the offset where its layers start."""
+  """The checked version 2 or 3 header, and the offset where its layers
+  start."""
   if len(data) < _PREFIX.size:
     raise BitstreamError(f"truncated: the header runs past the end of the "
                          f"data ({len(data)} bytes)")
-  _, _, name_size = _PREFIX.unpack_from(data)
+  _, version, name_size = _PREFIX.unpack_from(data)
   fields_start = _PREFIX.size + name_size
   crc_start = fields_start + _FIELDS.size
   if crc_start + _U32.size > len(data):
@@ -202,7 +219,8 @@ def _v2_header(data):
   if not _checksum_matches(data, crc_start):
     raise BitstreamError("the header is corrupt (checksum mismatch)")
   fields = _FIELDS.unpack_from(data, fields_start)
-  header = _checked_header(data[_PREFIX.size:fields_start], *fields)
+  header = _checked_header(data[_PREFIX.size:fields_start], *fields,
+                           version=version)
   return header, crc_start + _U32.size
 
 
@@ -289,14 +307,14 @@ def _unpack_v1(data):
   if offset < payload_end or not _checksum_matches(data, offset):
     raise BitstreamError("checksum mismatch: the file is corrupt")
 
-  header = _checked_header(data[name_start:fields_start], *fields)
+  header = _checked_header(data[name_start:fields_start], *fields, version=1)
   if header.num_layers != 1:
     raise BitstreamError(f"a version 1 file holds one layer, but this one "
                          f"says num_layers is {header.num_layers}")
   return header, [[data[start:end] for start, end in spans]]
 
 
-def _checked_header(name, digest, rate, height, width, num_layers):
+def _checked_header(name, digest, rate, height, width, num_layers, version):
   """The Header from checksummed fields; BitstreamError if one is invalid."""
   if not name:
     raise BitstreamError("the model name is empty")
@@ -312,7 +330,7 @@ def _checked_header(name, digest, rate, height, width, num_layers):
                          f"must be at least 1")
   if num_layers == 0:
     raise BitstreamError("num_layers is 0")
-  return Header(model_name, digest, rate, height, width, num_layers)
+  return Header(model_name, digest, rate, height, width, num_layers, version)
 
 
 def _encoded_name(model_name):

@@ -38,15 +38,16 @@ def _served(server, model, data=None):
 
 
 def _codec_for(data, model, precision, server=None):
-  """The codec named by --model, or else by the file's header."""
+  """The codec named by --model, or else by the file's header; its table
+path the file's format version's."""
   from tfvrc import coding, zoo
   if server:
     return _served(server, model, data)
+  header = coding.read_header(data)
   if model is None:
-    header = coding.read_header(data)
-    return zoo.for_file(header.model_name, header.weights_digest, precision,
-                        cached=True)
-  return zoo.load(model, precision, cached=True)
+    return zoo.for_file(header, precision, cached=True)
+  return zoo.load(model, precision, cached=True,
+                  fixed_point=header.format_version >= 3)
 
 
 def _check_output(path, force):
@@ -100,19 +101,20 @@ def cmd_compress_dir(args):
 
 
 def cmd_decompress_dir(args):
-  import functools
   from tfvrc import coding, folders, zoo
 
   if args.model:  # one codec for every file
     codec = zoo.load(args.model, args.precision)
     codec_for = lambda data: codec  # pylint: disable=unnecessary-lambda-assignment
-  else:  # each file's own model, loaded once per (name, digest)
-    load = functools.lru_cache(maxsize=None)(
-        lambda name, digest: zoo.for_file(name, digest, args.precision))
+  else:  # each file's own model, loaded once per (name, digest, version)
+    codecs = {}
 
     def codec_for(data):
       header = coding.read_header(data)
-      return load(header.model_name, header.weights_digest)
+      key = (header.model_name, header.weights_digest, header.format_version)
+      if key not in codecs:
+        codecs[key] = zoo.for_file(header, args.precision)
+      return codecs[key]
 
   _report(folders.decompress_dir(codec_for, args.input, args.output,
                                  progress=not args.quiet), "decompressed")

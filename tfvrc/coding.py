@@ -3,7 +3,8 @@
 A codec is a trained model with its identity (`Codec`, what `zoo.load`
 builds) or a loaded SavedModel (`tfvrc.export.SavedModelCodec`); both expose
 `codec_name`, `digest`, `rate_range`, `default_rate`, `rate_points`,
-`num_strings`, `graph_coding` and the `compress` / `decompress` functions.
+`num_strings`, `graph_coding`, `format_versions` (the container versions it
+decodes; it writes the newest) and the `compress` / `decompress` functions.
 A codec whose coder is graph ops takes and returns (1,) string tensors; one
 that codes eagerly (`graph_coding` False) takes and returns bytes.
 """
@@ -55,6 +56,10 @@ class Codec:
   @property
   def max_layers(self):
     return self.model.max_layers
+
+  @property
+  def format_versions(self):
+    return self.model.format_versions
 
   @property
   def compress(self):
@@ -120,7 +125,8 @@ def encode(codec, image, rate=None):
                                                     per_layer)]
   header = bitstream.Header(
       model_name=codec.codec_name, weights_digest=codec.digest, rate=rate,
-      height=image.shape[0], width=image.shape[1], num_layers=len(layers))
+      height=image.shape[0], width=image.shape[1], num_layers=len(layers),
+      format_version=max(codec.format_versions))
   return bitstream.pack(header, layers)
 
 
@@ -135,6 +141,19 @@ def check_layers(header, layers):
   return layers
 
 
+def check_format_version(header, codec):
+  """Refuses a file whose table indexes `codec` computes another way: a
+  version 3 file needs the model's fixed-point path, older ones its float
+  path (`zoo.for_file` builds the one a file needs)."""
+  versions = codec.format_versions
+  if header.format_version not in versions:
+    raise bitstream.BitstreamError(
+        f"a format version {header.format_version} file, but this codec of "
+        f"{codec.codec_name} decodes versions "
+        f"{', '.join(map(str, versions))} (load it for the file: "
+        "zoo.for_file, or tfvrc decompress without --model)")
+
+
 def decode(codec, data, max_pixels=None, layers=None):
   """Decompresses the bytes of a .tfvrc file into a uint8 (H, W, 3) image,
   refusing one of more than `max_pixels` (default MAX_PIXELS); of a layered
@@ -142,6 +161,7 @@ def decode(codec, data, max_pixels=None, layers=None):
   header, file_layers = bitstream.unpack(data)
   layers = file_layers[:check_layers(header, layers)]
   bitstream.check_model(header, codec.codec_name, codec.digest)
+  check_format_version(header, codec)
   max_pixels = max_pixels or MAX_PIXELS
   if header.height * header.width > max_pixels:
     raise bitstream.BitstreamError(

@@ -3,7 +3,8 @@
 The SavedModel is a plain `tf.Module`: `compress(image, rate)` and
 `decompress(shape, rate, *strings)` signatures plus the identity the file
 header needs (`model_name`, `weights_digest`, `rate_range`, `default_rate`,
-`rate_points` (empty for any rate in the range), `num_strings`). It tracks the
+`rate_points` (empty for any rate in the range), `num_strings`,
+`format_versions`: the container versions it decodes). It tracks the
 model's variables, including the range-coding tables, so no Python class is
 needed to load it: `tf.saved_model.load` after `import tensorflow_compression`
 (whose custom ops do the range coding).
@@ -32,6 +33,8 @@ class CodecModule(tf.Module):
     self.rate_points = tf.Variable(model.rate_points or [], dtype=tf.float32,
                                    shape=[None], trainable=False)
     self.num_strings = tf.Variable(model.num_strings, trainable=False)
+    self.format_versions = tf.Variable(model.format_versions,
+                                       dtype=tf.int32, trainable=False)
     self.compress = tf.function(
         model.compress.python_function,
         input_signature=model.compress.input_signature)
@@ -74,6 +77,10 @@ class SavedModelCodec:
     self.rate_points = tuple(float(r) for r in
                              self.module.rate_points.numpy()) or None
     self.num_strings = int(self.module.num_strings.numpy())
+    # Exports from before format version 3 have float table paths.
+    versions = getattr(self.module, "format_versions", None)
+    self.format_versions = ((1, 2) if versions is None else
+                            tuple(int(v) for v in versions.numpy()))
     self.graph_coding = True
     self.meta = {}  # no weights file behind it
     self.compress = self.module.compress

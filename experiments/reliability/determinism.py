@@ -76,9 +76,9 @@ def child():
     with open(os.path.join(FLAGS.folder, file), "rb") as f:
       data = f.read()
     header = coding.read_header(data)
-    key = (header.model_name, header.weights_digest)
+    key = (header.model_name, header.weights_digest, header.format_version)
     if key not in codecs:
-      codecs[key] = zoo.for_file(*key)
+      codecs[key] = zoo.for_file(header)
     try:
       pixels = coding.decode(codecs[key], data)
       results[file] = hashlib.sha256(pixels.tobytes()).hexdigest()

@@ -46,9 +46,7 @@ STEPS = textwrap.dedent("""
       codec = zoo.load(cached=True)
     else:
       data = open(source, "rb").read()
-      header = coding.read_header(data)
-      codec = zoo.for_file(header.model_name, header.weights_digest,
-                           cached=True)
+      codec = zoo.for_file(coding.read_header(data), cached=True)
     step("open the cached model (describe)")
     backend, predict = codec.backend, codec.backend.predict
     def timed_predict(signature, inputs):

@@ -21,6 +21,11 @@ class LatentCodec(tf.keras.layers.Layer):
   """
 
   num_strings = None
+  # The container versions (`tfvrc.bitstream`) whose files this codec
+  # decodes; it writes the newest. Versions 1 and 2 were written with table
+  # indexes from float networks, version 3 from fixed-point ones
+  # (`layers.fixed_point`); a codec whose tables no network picks reads all.
+  format_versions = (1, 2, 3)
 
   def __init__(self, name=None):
     super().__init__(name=name, dtype="float32")
@@ -70,8 +75,11 @@ class LatentCodec(tf.keras.layers.Layer):
     for every rate."""
     raise NotImplementedError
 
-  def build_coders(self, tables=None):
-    """Builds the range coders, from `tables` (`coder_tables`) if given."""
+  def build_coders(self, tables=None, fixed_point=True):
+    """Builds the range coders, from `tables` (`coder_tables`) if given.
+    With `fixed_point`, the networks that pick tables run in fixed point
+    where the codec can (format version 3); else in float, as versions 1
+    and 2 were written."""
     raise NotImplementedError
 
   def coder_tables(self):

@@ -88,6 +88,7 @@ class ContextCodec(base.LatentCodec):
   from its context and a hyperprior; z by the `side` latent codec."""
 
   num_strings = 2  # y's, then z's
+  format_versions = (1, 2)  # its pmfs come from float networks
 
   def __init__(self, hyper_analysis, hyper_synthesis, side, channels,
                kind="gaussian", name="context_hyperprior"):
@@ -134,7 +135,8 @@ class ContextCodec(base.LatentCodec):
     return y_hat, self._bits(y_hat, self._phi(z_hat, tf.shape(y)[1:3])) + (
         side_bits)
 
-  def build_coders(self, tables=None):
+  def build_coders(self, tables=None, fixed_point=True):
+    del fixed_point  # not yet: its pmfs come from float networks
     self.side.build_coders(tables)
     # phi as a graph, as a server computes it, so both give the same floats.
     self._phi_graph = tf.function(self._phi, input_signature=[

@@ -41,7 +41,8 @@ class EntropyBottleneck(base.LatentCodec):
   def cdf_tables(self):
     return (self.coder.cdf_table,)
 
-  def build_coders(self, tables=None):
+  def build_coders(self, tables=None, fixed_point=True):
+    del fixed_point  # no network picks its tables
     self.coder = gaussian.factorized_coder(self.prior, tables or None)
 
   def coder_tables(self):

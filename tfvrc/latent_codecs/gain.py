@@ -56,8 +56,12 @@ class GainCodec(base.LatentCodec):
   def cdf_tables(self):
     return self.inner.cdf_tables()
 
-  def build_coders(self, tables=None):
-    self.inner.build_coders(tables)
+  @property
+  def format_versions(self):
+    return self.inner.format_versions
+
+  def build_coders(self, tables=None, fixed_point=True):
+    self.inner.build_coders(tables, fixed_point)
 
   def coder_tables(self):
     return self.inner.coder_tables()

@@ -2,12 +2,16 @@
 
 y's conditional entropy model takes its parameters from a hyper-synthesis of
 a side latent z = hyper_analysis(y), which its own codec (`side`) codes first.
-Strings: (y's, then the side codec's).
+Strings: (y's, then the side codec's). Coding takes the parameters from the
+fixed-point twin of the hyper-synthesis (`layers.fixed_point`), so a file
+decodes to the same tables on every machine; so does `quantized_forward`,
+which must give what coding gives. Training uses the float network.
 """
 
 import tensorflow as tf
 
 from tfvrc.latent_codecs import base
+from tfvrc.layers import fixed_point as fixed_point_lib
 
 # z has 4x fewer samples per side than y (two stride-2 hyper layers).
 SIDE_FACTOR = 4
@@ -30,10 +34,21 @@ class HyperpriorCodec(base.LatentCodec):
     self.side = side
     self.conditional = conditional
     self.num_strings = 1 + side.num_strings
+    self._fixed_point_synthesis = None  # `build_coders` decides
 
-  def parameters(self, z_hat, y_shape):
-    """The conditional's parameters, cropped to the latent's shape."""
-    return self.hyper_synthesis(z_hat)[:, :y_shape[0], :y_shape[1], :]
+  def parameters(self, z_hat, y_shape, synthesis=None):
+    """The conditional's parameters, cropped to the latent's shape, from
+    `synthesis` (default: the float hyper-synthesis)."""
+    params = (synthesis or self.hyper_synthesis)(z_hat)
+    return params[:, :y_shape[0], :y_shape[1], :]
+
+  def _coding_parameters(self, z_hat, y_shape):
+    """The parameters both coding sides use (`build_coders` chose how)."""
+    return self.parameters(z_hat, y_shape, self._fixed_point_synthesis)
+
+  @property
+  def format_versions(self):
+    return (1, 2) if self._fixed_point_synthesis is None else (3,)
 
   def forward(self, y, rate, training):
     z_hat, side_bits = self.side.forward(self.hyper_analysis(y), rate,
@@ -46,13 +61,13 @@ class HyperpriorCodec(base.LatentCodec):
   def quantized_forward(self, y, rate):
     z_hat, side_bits = self.side.quantized_forward(self.hyper_analysis(y),
                                                    rate)
-    params = self.parameters(z_hat, tf.shape(y)[1:3])
+    params = self._coding_parameters(z_hat, tf.shape(y)[1:3])
     y_hat, bits = self.coder(y, params, training=False)
     return y_hat, bits + side_bits
 
   def symbols(self, y, rate):
     side_coded, z_hat = self.side.symbols(self.hyper_analysis(y), rate)
-    params = self.parameters(z_hat, tf.shape(y)[1:3])
+    params = self._coding_parameters(z_hat, tf.shape(y)[1:3])
     coded = self.coder.symbols(y, params)
     return (coded, *side_coded), self.coder.values(coded[0], params)
 
@@ -65,18 +80,22 @@ class HyperpriorCodec(base.LatentCodec):
       return self.side.decode_indexes(
           known, latent_shape(shape, SIDE_FACTOR), rate)
     z_hat = self._side_values(known, shape, rate)
-    return self.coder.indexes(self.parameters(z_hat, shape))
+    return self.coder.indexes(self._coding_parameters(z_hat, shape))
 
   def dequantize(self, symbols, shape, rate):
     z_hat = self._side_values(symbols[1:], shape, rate)
-    return self.coder.values(symbols[0], self.parameters(z_hat, shape))
+    return self.coder.values(symbols[0],
+                             self._coding_parameters(z_hat, shape))
 
   def cdf_tables(self):
     return (self.coder.cdf_table, *self.side.cdf_tables())
 
-  def build_coders(self, tables=None):
+  def build_coders(self, tables=None, fixed_point=True):
     self.coder = self.conditional(compression=True)
-    self.side.build_coders(tables)
+    self.side.build_coders(tables, fixed_point)
+    self._fixed_point_synthesis = (
+        fixed_point_lib.FixedPointSynthesis(self.hyper_synthesis)
+        if fixed_point else None)
 
   def coder_tables(self):
     return self.side.coder_tables()

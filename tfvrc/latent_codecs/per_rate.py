@@ -68,9 +68,14 @@ class PerRateCodec(base.LatentCodec):
               for j in range(2))
         for k in range(self.num_strings))
 
-  def build_coders(self, tables=None):
+  @property
+  def format_versions(self):
+    return tuple(sorted(set.intersection(
+        *(set(codec.format_versions) for codec in self.codecs))))
+
+  def build_coders(self, tables=None, fixed_point=True):
     for i, codec in enumerate(self.codecs):
-      codec.build_coders(base.unprefixed(tables, f"{i}_"))
+      codec.build_coders(base.unprefixed(tables, f"{i}_"), fixed_point)
 
   def coder_tables(self):
     tables = {}

@@ -87,7 +87,8 @@ def subpixel_taps(kernel_size, stride):
 def subpixel_up_convolve(inputs, kernel, stride):
   """tfc's `same_zeros` upsampling convolution of NHWC `inputs` with a
   [kh, kw, in, out] kernel: one correlation to stride * stride phases of the
-  output channels, interleaved by `depth_to_space`."""
+  output channels, interleaved by `depth_to_space` (stride 1: a correlation
+  with the flipped kernel)."""
   kh, kw, channels_in, channels_out = kernel.shape
   (rows, top), (cols, left) = (subpixel_taps(k, stride) for k in (kh, kw))
   # Gather from the taps plus one zero tap, index kh * kw.
@@ -103,7 +104,7 @@ def subpixel_up_convolve(inputs, kernel, stride):
   padding = [(0, 0), (-top, len(rows) - 1 + top),
              (-left, len(cols) - 1 + left), (0, 0)]
   phases = tf.nn.conv2d(tf.pad(inputs, padding), sub, 1, "VALID")
-  return tf.nn.depth_to_space(phases, stride)
+  return phases if stride == 1 else tf.nn.depth_to_space(phases, stride)
 
 
 class SignalConv2D(tfc.SignalConv2D):

@@ -148,10 +148,14 @@ class CompressionModel(tf.keras.Model):
   # `num_strings` strings per layer it codes, and any prefix of the layers
   # decodes (its rate knob is then the number of layers).
   max_layers = 1
+  # The container versions whose files the model decodes (see
+  # `latent_codecs.base.LatentCodec.format_versions`); it writes the newest.
+  format_versions = (1, 2)
 
-  def build_coders(self, tables=None):
+  def build_coders(self, tables=None, fixed_point=True):
     """Builds the range coders from the current weights (eagerly), or from
-    `tables` that `coder_tables` returned for these weights."""
+    `tables` that `coder_tables` returned for these weights; `fixed_point`:
+    see `LatentCodec.build_coders`."""
     raise NotImplementedError
 
   def coder_tables(self):

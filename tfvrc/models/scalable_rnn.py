@@ -172,7 +172,8 @@ class ScalableRNN(base.CompressionModel):
 
   # --- Coding: the decoder's steps, run by both sides ----------------------
 
-  def build_coders(self, tables=None):
+  def build_coders(self, tables=None, fixed_point=True):
+    del fixed_point  # not yet: its tables come from a float recurrent network
     for k, side in enumerate(self.side_codecs):
       side.build_coders(codec_base.unprefixed(tables, f"side_{k}/"))
     self.coder = gaussian.GaussianConditional(compression=True)

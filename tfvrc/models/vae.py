@@ -84,8 +84,12 @@ class VAE(base.CompressionModel):
   def cdf_tables(self):
     return self.latent_codec.cdf_tables()
 
-  def build_coders(self, tables=None):
-    self.latent_codec.build_coders(tables)
+  @property
+  def format_versions(self):
+    return self.latent_codec.format_versions
+
+  def build_coders(self, tables=None, fixed_point=True):
+    self.latent_codec.build_coders(tables, fixed_point)
 
   def coder_tables(self):
     return self.latent_codec.coder_tables()

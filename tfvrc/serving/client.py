@@ -34,6 +34,9 @@ class Client:
         float(r) for r in np.ravel(info["rate_points"])) or None
     self.num_strings = int(info["num_strings"])
     self.max_layers = int(info["max_layers"])
+    # Servers from before format version 3 have float table paths.
+    self.format_versions = tuple(
+        int(v) for v in np.ravel(info.get("format_versions", (1, 2))))
     self.order = [int(k) for k in np.ravel(info["decode_order"])]
     self.context_strings = [int(k) for k in np.ravel(
         info.get("context_strings", []))]

@@ -18,7 +18,8 @@ symbols and table indexes are int32 [height, width, channels] of its latent):
     synthesize_L for L layers instead, taking the first L layers' symbols
   describe(protocol) -> the file header's identity (model_name,
     weights_digest in hex, rate_range, default_rate, rate_points,
-    num_strings, max_layers), the decode order (decode_order), the context
+    num_strings, max_layers, format_versions), the decode order
+    (decode_order), the context
     strings (context_strings) and the range coder's tables (cdf_k,
     cdf_offset_k; empty for a context string). TF Serving's REST API refuses
     signatures without inputs, so it takes the client's protocol version and
@@ -72,6 +73,7 @@ class ServingModule(tf.Module):
         rate_points=tf.constant(model.rate_points or [], tf.float32),
         num_strings=tf.constant(model.num_strings, tf.int32),
         max_layers=tf.constant(model.max_layers, tf.int32),
+        format_versions=tf.constant(model.format_versions, tf.int32),
         decode_order=tf.constant(self.order, tf.int32),
         context_strings=tf.constant(model.context_strings, tf.int32,
                                     shape=[len(model.context_strings)]))

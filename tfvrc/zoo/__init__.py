@@ -252,11 +252,13 @@ def _create(meta, precision):
     tf.keras.mixed_precision.set_global_policy(previous)
 
 
-def load_file(path, name=None, precision="float32", cached=False):
+def load_file(path, name=None, precision="float32", cached=False,
+              fixed_point=True):
   """The codec a weights file describes, its coders ready: named `name`
   (default: the file's name), its digest that of the file's weights. With
   `cached`, a client of its frozen copy in the command line's cache
-  (`cache`)."""
+  (`cache`). `fixed_point` False builds the float table path that files of
+  format versions 1 and 2 need (never cached: only old files use it)."""
   name = name or os.path.splitext(os.path.basename(path))[0]
 
   def build():
@@ -265,38 +267,52 @@ def load_file(path, name=None, precision="float32", cached=False):
     meta, weights, tables = _read(path)
     model = _create(meta, precision)
     _assign(model, weights, path)
-    model.build_coders(tables or None)
+    model.build_coders(tables or None, fixed_point)
     return coding.Codec(model, name, base.weights_digest(weights.values()),
                         meta)
-  if cached:
+  if cached and fixed_point:
     return cache.load_or_store(path, name, precision, build)
   return build()
 
 
-def for_file(name, digest, precision="float32", cached=False):
-  """The zoo codec that wrote a file with this header `name` and `digest`:
-  the current model of that name, or its retired version of that digest."""
-  retired = f"{name}{RETIRED}{bytes(digest).hex()}"
-  if retired in names():
-    return load_file(path_of(retired), name, precision, cached)
-  if name not in names():
+def for_file(header, precision="float32", cached=False):
+  """The zoo codec that wrote a file with this `bitstream.Header`: the
+  current model of its name, or its retired version of its digest, with the
+  table path of its format version."""
+  name = header.model_name
+  digest = bytes(header.weights_digest).hex()
+  retired = f"{name}{RETIRED}{digest}"
+  if retired not in names() and name not in names():
     raise ValueError(f"the file was written by model {name!r}, which is not "
                      "in the zoo; pass --model with its weights or SavedModel")
-  return load(name, precision, cached)
+  path = path_of(retired if retired in names() else name)
+  codec = load_file(path, name, precision, cached,
+                    fixed_point=header.format_version >= 3)
+  if codec.digest.hex() != digest:
+    raise ValueError(
+        f"the file was written by model {name!r} with weights {digest}, "
+        f"which this version does not ship (its {name!r} has weights "
+        f"{codec.digest.hex()}); pass --model with those weights, in a file "
+        f"named {name}.npz (README: retired models)")
+  return codec
 
 
-def load(name_or_path=None, precision="float32", cached=False):
+def load(name_or_path=None, precision="float32", cached=False,
+         fixed_point=True):
   """A ready codec: a zoo name (default: DEFAULT_MODEL), a weights file, or a
   SavedModel folder written by `tfvrc export` (always float32); `precision`
-  of the analysis and synthesis transforms; `cached`: see `load_file`."""
+  of the analysis and synthesis transforms; `cached` and `fixed_point`: see
+  `load_file`."""
   name_or_path = name_or_path or DEFAULT_MODEL
   if name_or_path in names():
-    return load_file(path_of(name_or_path), name_or_path, precision, cached)
+    return load_file(path_of(name_or_path), name_or_path, precision, cached,
+                     fixed_point)
   if os.path.isdir(name_or_path):
     from tfvrc import export  # pylint: disable=import-outside-toplevel
     return export.SavedModelCodec(name_or_path)
   if os.path.isfile(name_or_path):
-    return load_file(name_or_path, precision=precision, cached=cached)
+    return load_file(name_or_path, precision=precision, cached=cached,
+                     fixed_point=fixed_point)
   raise ValueError(f"unknown model {name_or_path!r}: not a zoo name "
                    f"({', '.join(names()) or 'none shipped'}), weights "
                    "file or SavedModel folder")

@@ -1,0 +1,133 @@
+"""The fixed-point hyper-synthesis: exact integers, close to the float network,
+and files that decode under other TensorFlow settings (issue 15, item 1)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvrc import coding
+from tfvrc import zoo
+from tfvrc.latent_codecs import base
+from tfvrc.latent_codecs import hyperprior
+from tfvrc.layers import fixed_point
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def hyperprior_codec(codec):
+  return base.unwrapped(codec.model.latent_codec, hyperprior.HyperpriorCodec)
+
+
+def z_hat_of(codec, image):
+  """The quantized hyper-latent the encoder codes for `image`."""
+  model = codec.model
+  y = model.analysis(tf.cast(image, tf.float32)[None], tf.constant([0.]))
+  return tf.round(hyperprior_codec(codec).hyper_analysis(y))
+
+
+def integer_reference(layer, units):
+  """`FixedPointLayer` in numpy int64: the transposed convolution as
+  scattered integer products (out[s p + j - k // 2] += x[p] w[j] per axis),
+  then the layer's rounding, leaky ReLU and saturation with integer shifts."""
+  kernel = layer.kernel.numpy().astype(np.int64)
+  stride = layer.stride
+  height, width = units.shape[:2]
+  out = np.zeros((stride * height, stride * width, kernel.shape[-1]),
+                 np.int64)
+  for jh in range(kernel.shape[0]):
+    rows = stride * np.arange(height) + jh - kernel.shape[0] // 2
+    keep_rows = (rows >= 0) & (rows < out.shape[0])
+    for jw in range(kernel.shape[1]):
+      cols = stride * np.arange(width) + jw - kernel.shape[1] // 2
+      keep_cols = (cols >= 0) & (cols < out.shape[1])
+      product = units[keep_rows][:, keep_cols] @ kernel[jh, jw]
+      out[np.ix_(rows[keep_rows], cols[keep_cols])] += product
+  shift = layer.weight_shift
+  out = (out + layer.bias.numpy().astype(np.int64) + (1 << (shift - 1))) >> shift
+  if layer.leaky:
+    slope = round(0.01 * 2 ** fixed_point.SLOPE_BITS)
+    half = 1 << (fixed_point.SLOPE_BITS - 1)
+    out = np.where(out < 0, (out * slope + half) >> fixed_point.SLOPE_BITS,
+                   out)
+  limit = 2 ** fixed_point.ACTIVATION_BITS - 1
+  return np.clip(out, -limit, limit)
+
+
+def test_float64_evaluation_is_exact_integer_arithmetic(baseline, sample):
+  synthesis = fixed_point.FixedPointSynthesis(
+      hyperprior_codec(baseline).hyper_synthesis)
+  z_hat = z_hat_of(baseline, sample[:128, :192])
+  units = fixed_point.saturate(tf.round(
+      tf.cast(z_hat, tf.float64) * 2. ** fixed_point.FRACTION_BITS))
+  expected = units.numpy()[0].astype(np.int64)
+  for layer in synthesis.layers:
+    units = layer(units)
+    expected = integer_reference(layer, expected)
+    np.testing.assert_array_equal(units.numpy()[0], expected)
+
+
+def test_fixed_point_is_close_to_the_float_network(baseline, sample):
+  codec = hyperprior_codec(baseline)
+  z_hat = z_hat_of(baseline, sample)
+  exact = fixed_point.FixedPointSynthesis(codec.hyper_synthesis)(z_hat)
+  floats = codec.hyper_synthesis(z_hat)
+  assert np.max(np.abs(exact - floats)) < 0.02
+  # Outputs are multiples of 2^-FRACTION_BITS.
+  scaled = exact.numpy() * 2. ** fixed_point.FRACTION_BITS
+  np.testing.assert_array_equal(scaled, np.round(scaled))
+
+
+def test_only_supported_layers_are_converted():
+  layer = tf.keras.layers.Dense(4)
+  layer.build((None, 3))
+  with pytest.raises((ValueError, AttributeError)):
+    fixed_point.FixedPointLayer(layer)
+
+
+def test_new_files_are_version_3_and_old_ones_decode_with_the_float_path(
+    baseline, sample):
+  image = sample[:64, :96]
+  data = coding.encode(baseline, image)
+  assert coding.read_header(data).format_version == 3
+  legacy = zoo.load_file(zoo.path_of(zoo.BASELINE_MODEL),
+                         zoo.BASELINE_MODEL, fixed_point=False)
+  old = coding.encode(legacy, image)
+  assert coding.read_header(old).format_version == 2
+  for codec, other in ((baseline, old), (legacy, data)):
+    with pytest.raises(coding.bitstream.BitstreamError,
+                       match="format version"):
+      coding.decode(codec, other)
+  np.testing.assert_array_equal(
+      coding.decode(zoo.for_file(coding.read_header(old)), old),
+      coding.decode(legacy, old))
+
+
+DECODE = """
+import hashlib, sys
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(1)
+from tfvrc import coding, zoo
+data = open(sys.argv[1], "rb").read()
+codec = zoo.for_file(coding.read_header(data))
+print(hashlib.sha256(coding.decode(codec, data).tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("onednn", ["0", "1"])
+def test_a_file_decodes_under_other_settings(tmp_path, model, sample, onednn):
+  """Issue 15's case: the sample at the top rate of the default model,
+  written here (oneDNN on, all threads), decoded with one thread and oneDNN
+  off or on. Its float tables failed to decode with oneDNN off."""
+  path = tmp_path / "a.tfvrc"
+  path.write_bytes(coding.encode(model, sample, 10.))
+  env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=onednn,
+             TF_CPP_MIN_LOG_LEVEL="2")
+  result = subprocess.run([sys.executable, "-c", DECODE, str(path)],
+                          cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert len(result.stdout.strip()) == 64
