@@ -1,7 +1,7 @@
 """Fu et al.'s claims on Kodak: one decoder MSRB stage against three, and the
 importance map and the post-quantization filter each gaining rate.
 
-  nice -n 5 python experiments/asymmetric_msrb/run.py [--steps 1200] [--runs DIR]
+  nice -n 5 python experiments/asymmetric_msrb/run.py [--steps 1000] [--runs DIR]
 
 Trains at one lambda and one scale (below, in the JSON), same steps, data
 order and seed: the asymmetric codec (one decoder MSRB), its symmetric twin
@@ -78,8 +78,8 @@ def main(argv):
 
 if __name__ == "__main__":
   FLAGS.set_default("lmbdas", ["0.0067"])
-  FLAGS.set_default("num_filters", 64)
+  FLAGS.set_default("num_filters", 32)
   FLAGS.set_default("patch_size", 128)
   FLAGS.set_default("batch_size", 8)
-  FLAGS.set_default("steps", 1200)
+  FLAGS.set_default("steps", 1000)
   app.run(main)
