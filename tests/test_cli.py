@@ -41,7 +41,21 @@ def test_compress_decompress_info(compressed, tmp_path):
   info = run_tfvrc("info", str(compressed))
   assert info.returncode == 0
   assert "image:   768x512" in info.stdout
+  assert "format:  version 3 (fixed-point table indexes)" in info.stdout
   assert zoo.DEFAULT_MODEL in info.stdout
+
+
+def test_a_version_2_file_decodes_with_the_model_named_or_found(tmp_path):
+  """A file written before format version 3 needs the float table path,
+  also when --model names the model."""
+  old = os.path.join(ROOT, "tests", "data", "pinned",
+                     "hyperprior-mse-q3-29de74cbb2dc6586.tfvrc")
+  outputs = []
+  for extra in ((), ("--model", zoo.BASELINE_MODEL)):
+    outputs.append(tmp_path / f"decoded{len(extra)}.png")
+    result = run_tfvrc("decompress", old, str(outputs[-1]), *extra)
+    assert result.returncode == 0, result.stderr
+  assert outputs[0].read_bytes() == outputs[1].read_bytes()
 
 
 def test_existing_output_needs_force(compressed, tmp_path):

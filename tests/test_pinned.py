@@ -7,7 +7,9 @@ they decode to; `data/pinned/NAME-DIGEST[-vN].tfvrc` are whole files a model
 wrote (of format versions 1, 2 and 3), each with the SHA-256 of its decoded
 pixels:
 they must keep decoding, also after the model is replaced (its retired
-version stays in the zoo). A change that alters the pins must say why, and
+version stays in the zoo). A retired version that has left the zoo (for
+room) moves its files to "dropped": they must be refused, naming the
+weights to pass with --model. A change that alters the pins must say why, and
 regenerate them with `python tests/test_pinned.py`.
 
 Payloads and decoded pixels are pinned per CPU vector-instruction set
@@ -109,6 +111,15 @@ def test_files_written_before_decode_to_the_same_pixels(entry):
                sha256(np.ascontiguousarray(decoded).tobytes()), entry["file"])
 
 
+@pytest.mark.parametrize("entry", pinned()["dropped"], ids=lambda e: e["file"])
+def test_files_of_weights_that_left_the_zoo_are_refused(entry):
+  with open(os.path.join(PINNED, entry["file"]), "rb") as f:
+    header = coding.read_header(f.read())
+  with pytest.raises(ValueError, match=f"weights {header.weights_digest.hex()}"
+                     ", which this version does not ship"):
+    zoo.for_file(header)
+
+
 def write():
   """Regenerates the model pins from the current code and zoo, and adds a
   whole file for each zoo model that has none; existing files stay, as the
@@ -142,13 +153,21 @@ def write():
       with open(os.path.join(PINNED, file_name), "wb") as f:
         f.write(data)
       files[file_name] = dict(file=file_name, pixels={})
-  for entry in files.values():  # this SIMD kind's pixels of every file
+  dropped = {entry["file"]: entry for entry in previous.get("dropped", [])}
+  for entry in list(files.values()):  # this SIMD kind's pixels of every file
     with open(os.path.join(PINNED, entry["file"]), "rb") as f:
       data = f.read()
-    codec = zoo.for_file(coding.read_header(data))
+    try:
+      codec = zoo.for_file(coding.read_header(data))
+    except ValueError as e:  # its weights left the zoo
+      print(f"dropped {entry['file']}: {e}")
+      dropped[entry["file"]] = dict(file=entry["file"])
+      del files[entry["file"]]
+      continue
     entry["pixels"][SIMD] = sha256(
         np.ascontiguousarray(coding.decode(codec, data)).tobytes())
   record["files"] = sorted(files.values(), key=lambda e: e["file"])
+  record["dropped"] = sorted(dropped.values(), key=lambda e: e["file"])
   with open(os.path.join(PINNED, "pinned.json"), "w") as f:
     json.dump(record, f, indent=1)
     f.write("\n")

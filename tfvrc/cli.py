@@ -142,6 +142,9 @@ def cmd_info(args):
   header, layers = bitstream.unpack(data)
   pixels = header.height * header.width
   print(f"model:   {header.model_name} (weights {header.weights_digest.hex()})")
+  print(f"format:  version {header.format_version}"
+        + (" (fixed-point table indexes)" if header.format_version >= 3
+           else ""))
   print(f"rate:    {header.rate:g}")
   print(f"image:   {header.width}x{header.height}")
   print(f"layers:  {header.num_layers}")

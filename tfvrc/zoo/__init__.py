@@ -293,7 +293,7 @@ def for_file(header, precision="float32", cached=False):
         f"the file was written by model {name!r} with weights {digest}, "
         f"which this version does not ship (its {name!r} has weights "
         f"{codec.digest.hex()}); pass --model with those weights, in a file "
-        f"named {name}.npz (README: retired models)")
+        f"named {name}.npz (see the README's built-in models)")
   return codec
 
 
