@@ -1,6 +1,7 @@
 """The fixed-point hyper-synthesis: exact integers, close to the float network,
 and files that decode under other TensorFlow settings (issue 15, item 1)."""
 
+import decimal
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tensorflow as tf
 
 from tfvrc import coding
 from tfvrc import zoo
+from tfvrc.entropy import gaussian
 from tfvrc.latent_codecs import base
 from tfvrc.latent_codecs import hyperprior
 from tfvrc.layers import fixed_point
@@ -33,7 +35,7 @@ def integer_reference(layer, units):
   """`FixedPointLayer` in numpy int64: the transposed convolution as
   scattered integer products (out[s p + j - k // 2] += x[p] w[j] per axis),
   then the layer's rounding, leaky ReLU and saturation with integer shifts."""
-  kernel = layer.kernel.numpy().astype(np.int64)
+  kernel = layer.weights.kernel.numpy().astype(np.int64)
   stride = layer.stride
   height, width = units.shape[:2]
   out = np.zeros((stride * height, stride * width, kernel.shape[-1]),
@@ -46,8 +48,9 @@ def integer_reference(layer, units):
       keep_cols = (cols >= 0) & (cols < out.shape[1])
       product = units[keep_rows][:, keep_cols] @ kernel[jh, jw]
       out[np.ix_(rows[keep_rows], cols[keep_cols])] += product
-  shift = layer.weight_shift
-  out = (out + layer.bias.numpy().astype(np.int64) + (1 << (shift - 1))) >> shift
+  shift = layer.weights.shift
+  out = (out + layer.weights.bias.numpy().astype(np.int64)
+         + (1 << (shift - 1))) >> shift
   if layer.leaky:
     slope = round(0.01 * 2 ** fixed_point.SLOPE_BITS)
     half = 1 << (fixed_point.SLOPE_BITS - 1)
@@ -81,6 +84,67 @@ def test_fixed_point_is_close_to_the_float_network(baseline, sample):
   np.testing.assert_array_equal(scaled, np.round(scaled))
 
 
+@pytest.fixture(scope="module")
+def rnn():
+  return zoo.load("scalable-rnn-mse")
+
+
+def test_recurrent_stack_is_close_to_the_float_one_over_every_layer(rnn,
+                                                                     sample):
+  """The scalable RNN's HD, run on the encoder's own z of each layer with
+  its state carried: scales within 0.05 of float, states exact multiples
+  of 2^-12."""
+  model = rnn.model
+  stack = model.hyper_synthesis_stack
+  exact = fixed_point.FixedPointRecurrentStack(stack)
+  image = tf.constant(sample[:128, :128], tf.float32)[None]
+  _, s_ha, s_hs, _ = model._initial_states(image)  # pylint: disable=protected-access
+  exact_state = s_hs
+  residual = image / 255. - .5
+  s_a = model._initial_states(image)[0]  # pylint: disable=protected-access
+  for side in model.side_codecs:
+    y, s_a = model.analysis_stack(residual, s_a)
+    z, s_ha = model.hyper_analysis_stack(tf.abs(y), s_ha)
+    z_hat = side.quantized_forward(z, None)[0]
+    sigma, s_hs = stack(z_hat, s_hs)
+    exact_sigma, exact_state = exact(z_hat, exact_state)
+    assert np.max(np.abs(exact_sigma - sigma)) < 0.05
+    for value in (exact_sigma, *tf.nest.flatten(exact_state)):
+      scaled = value.numpy() * 2. ** fixed_point.FRACTION_BITS
+      np.testing.assert_array_equal(scaled, np.round(scaled))
+    s_hs = exact_state  # both continue from the same state
+
+
+def test_sigmoid_and_tanh_tables_match_exact_arithmetic():
+  """The tables come from numpy's float64 exp and tanh; every 97th entry
+  equals its value in 40-digit decimal arithmetic, rounded the same way."""
+  steps = fixed_point.TABLE_RANGE * 2 ** fixed_point.FRACTION_BITS
+  scale = 2 ** fixed_point.FRACTION_BITS
+  with decimal.localcontext(decimal.Context(prec=40)):
+    for table, function in (
+        (fixed_point.sigmoid_table(), lambda x: 1 / (1 + (-x).exp())),
+        (fixed_point.tanh_table(),
+         lambda x: ((2 * x).exp() - 1) / ((2 * x).exp() + 1))):
+      for index in range(0, 2 * steps + 1, 97):
+        x = decimal.Decimal(index - steps) / scale
+        exact = (function(x) * scale + decimal.Decimal("0.5")).to_integral_value(
+            decimal.ROUND_FLOOR)
+        assert table[index] == int(exact), (index, table[index], exact)
+
+
+def test_exact_scale_index_is_the_float_index_rounded_down():
+  scales = np.geomspace(0.01, 1000., 5001).astype(np.float32)
+  expected = np.clip(np.floor(gaussian.scale_index(
+      np.maximum(scales, gaussian.SCALE_MIN)).numpy()), 0,
+                     gaussian.NUM_SCALES - 1)
+  exact = gaussian.exact_scale_index(tf.constant(scales)).numpy()
+  # The float index may round across an integer right at a threshold.
+  assert np.mean(exact == expected) > 0.999
+  assert np.all(np.abs(exact - expected) <= 1)
+  assert np.all(np.diff(exact) >= 0)
+  assert exact[0] == 0 and exact[-1] == gaussian.NUM_SCALES - 1
+
+
 def test_only_supported_layers_are_converted():
   layer = tf.keras.layers.Dense(4)
   layer.build((None, 3))
@@ -107,27 +171,33 @@ def test_new_files_are_version_3_and_old_ones_decode_with_the_float_path(
 
 
 DECODE = """
-import hashlib, sys
+import sys
 import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(1)
 from tfvrc import coding, zoo
-data = open(sys.argv[1], "rb").read()
-codec = zoo.for_file(coding.read_header(data))
-print(hashlib.sha256(coding.decode(codec, data).tobytes()).hexdigest())
+for path in sys.argv[1:]:
+  data = open(path, "rb").read()
+  coding.decode(zoo.for_file(coding.read_header(data)), data)
+  print("decoded", path)
 """
 
 
 @pytest.mark.parametrize("onednn", ["0", "1"])
-def test_a_file_decodes_under_other_settings(tmp_path, model, sample, onednn):
-  """Issue 15's case: the sample at the top rate of the default model,
-  written here (oneDNN on, all threads), decoded with one thread and oneDNN
-  off or on. Its float tables failed to decode with oneDNN off."""
-  path = tmp_path / "a.tfvrc"
-  path.write_bytes(coding.encode(model, sample, 10.))
+def test_files_decode_under_other_settings(tmp_path, model, rnn, sample,
+                                           onednn):
+  """Issue 15's case: the sample at the top rate of the default model and
+  of the scalable RNN, written here (oneDNN on, all threads), decoded with
+  one thread and oneDNN off or on. The default model's file with float
+  tables (version 2) failed to decode in both settings on 2026-12-03."""
+  paths = []
+  for codec, rate in ((model, 10.), (rnn, 4.)):
+    paths.append(str(tmp_path / f"{codec.codec_name}.tfvrc"))
+    with open(paths[-1], "wb") as f:
+      f.write(coding.encode(codec, sample, rate))
   env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=onednn,
              TF_CPP_MIN_LOG_LEVEL="2")
-  result = subprocess.run([sys.executable, "-c", DECODE, str(path)],
+  result = subprocess.run([sys.executable, "-c", DECODE, *paths],
                           cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=600, check=False)
   assert result.returncode == 0, result.stderr[-2000:]
-  assert len(result.stdout.strip()) == 64
+  assert result.stdout.split() == [w for p in paths for w in ("decoded", p)]

@@ -7,6 +7,7 @@ when range coding. Conditional models take the raw hyper-synthesis output
 (`num_params` channels per latent channel) and split it themselves.
 """
 
+import decimal
 import math
 
 import numpy as np
@@ -31,6 +32,27 @@ def scale_fn(index):
 def scale_index(scale):
   """The inverse of `scale_fn`: the float index of a scale."""
   return (tf.math.log(scale) - math.log(SCALE_MIN)) / _LOG_STEP
+
+
+def _index_thresholds():
+  """scale_fn(1 .. NUM_SCALES - 1) in exact decimal arithmetic, rounded to
+  float64 (correctly, by Python): the same numbers on every machine."""
+  with decimal.localcontext(decimal.Context(prec=40)):
+    low, high = decimal.Decimal(SCALE_MIN).ln(), decimal.Decimal(SCALE_MAX).ln()
+    step = (high - low) / (NUM_SCALES - 1)
+    return np.array([float((low + j * step).exp())
+                     for j in range(1, NUM_SCALES)])
+
+
+def exact_scale_index(scale):
+  """The table index of `scale` (float32): how many table scales after the
+  first are at or below it, which is the integer part of
+  `scale_index(max(scale, SCALE_MIN))` computed by comparisons only, so a
+  scale computed exactly gets the same index on every machine."""
+  thresholds = tf.constant(_index_thresholds())
+  values = tf.cast(tf.reshape(scale, [-1]), tf.float64)
+  index = tf.searchsorted(thresholds, values, side="right")
+  return tf.reshape(tf.cast(index, tf.float32), tf.shape(scale))
 
 
 class IndexedConditional(indexed_coding.TableCoder, tf.Module):

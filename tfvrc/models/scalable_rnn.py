@@ -13,7 +13,9 @@ z's strings) per iteration, and any prefix of its layers decodes
 itself. For that to be exact, the encoder runs the decoder's own step
 functions (`_hyper_steps`, `_decode_step`), float32 with fixed signatures, on
 what it has just coded, so its k-th reconstruction is the decoder's, bit for
-bit. Coding is driven from Python (`graph_coding` False).
+bit. The tables come from a fixed-point twin of HD (`layers.fixed_point`),
+so a file decodes on any machine. Coding is driven from Python
+(`graph_coding` False).
 
 Loss, as the original's: the sum over prefixes k of their RD cost,
 lambda_k * MSE_k + sum_{j<=k} bpp_j, so layer j's rate counts K - j + 1 times
@@ -27,6 +29,7 @@ import tensorflow_compression as tfc
 from tfvrc import latent_codecs
 from tfvrc.entropy import gaussian
 from tfvrc.latent_codecs import base as codec_base
+from tfvrc.layers import fixed_point as fixed_point_lib
 from tfvrc.layers import recurrent
 from tfvrc.models import base
 
@@ -75,6 +78,7 @@ class ScalableRNN(base.CompressionModel):
     self.synthesis_stack = recurrent.synthesis_stack(num_filters)
     self.side_codecs = [latent_codecs.EntropyBottleneck(
         num_filters, name=f"side_{k}") for k in range(self.max_layers)]
+    self._fixed_point_hyper = None  # `build_coders` decides
     self._iterate(tf.zeros([1, PAD_MULTIPLE, PAD_MULTIPLE, 3]), layers=1,
                   mode="noisy")  # builds every variable
 
@@ -127,11 +131,14 @@ class ScalableRNN(base.CompressionModel):
         z_hat, side_bits = side.quantized_forward(z, None)
       else:
         z_hat, side_bits = side.forward(z, None, mode == "noisy")
-      sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
-      conditional = (self.coder if mode == "quantized"
-                     else gaussian.GaussianConditional(compression=False))
-      y_hat, y_bits = conditional(y, gaussian_parameters(sigma),
-                                  training=mode == "noisy")
+      if mode == "quantized":  # as coded
+        params, s_hs = self._hyper_parameters(z_hat, s_hs)
+        conditional = self.coder
+      else:
+        sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
+        params = gaussian_parameters(sigma)
+        conditional = gaussian.GaussianConditional(compression=False)
+      y_hat, y_bits = conditional(y, params, training=mode == "noisy")
       x_tilde, s_s = self.synthesis_stack(y_hat, s_s)
       residual -= x_tilde
       total += x_tilde
@@ -172,8 +179,14 @@ class ScalableRNN(base.CompressionModel):
 
   # --- Coding: the decoder's steps, run by both sides ----------------------
 
+  @property
+  def format_versions(self):
+    return (1, 2) if self._fixed_point_hyper is None else (3,)
+
   def build_coders(self, tables=None, fixed_point=True):
-    del fixed_point  # not yet: its tables come from a float recurrent network
+    self._fixed_point_hyper = (
+        fixed_point_lib.FixedPointRecurrentStack(self.hyper_synthesis_stack)
+        if fixed_point else None)
     for k, side in enumerate(self.side_codecs):
       side.build_coders(codec_base.unprefixed(tables, f"side_{k}/"))
     self.coder = gaussian.GaussianConditional(compression=True)
@@ -226,9 +239,15 @@ class ScalableRNN(base.CompressionModel):
 
   def _hyper_parameters(self, z_hat, s_hs):
     """y's Gaussian parameters and HD's new states: the one place the
-    coder's tables are chosen."""
-    sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
-    return gaussian_parameters(sigma), s_hs
+    coder's tables are chosen. With the fixed-point HD (format version 3)
+    the scales, states and table indexes are exact, so the same on every
+    machine; else as versions 1 and 2 were written."""
+    if self._fixed_point_hyper is None:
+      sigma, s_hs = self.hyper_synthesis_stack(z_hat, s_hs)
+      return gaussian_parameters(sigma), s_hs
+    sigma, s_hs = self._fixed_point_hyper(z_hat, s_hs)
+    index = gaussian.exact_scale_index(sigma)
+    return tf.concat([tf.zeros_like(index), index], axis=-1), s_hs
 
   def compress_layers(self, image, layers):
     """Codes a uint8 image's first `layers` layers: (flat strings, y's then
