@@ -96,6 +96,24 @@ def run(role, setting, folder):
       env=env, capture_output=True, text=True, check=True).stdout
 
 
+def by_model(decoded):
+  """Per model, its decodes under another setting than the encoder's:
+  how many, refused, with other pixels."""
+  models = {}
+  for decoder, results in decoded.items():
+    for file, result in results.items():
+      encoder, name, _ = file.split("__")
+      if encoder == decoder:
+        continue
+      counts = models.setdefault(name, dict(files=0, refused=0, differ=0))
+      counts["files"] += 1
+      if result.startswith("refused"):
+        counts["refused"] += 1
+      elif result != decoded[encoder][file]:
+        counts["differ"] += 1
+  return dict(sorted(models.items()))
+
+
 def main(_):
   if FLAGS.role:
     return child()
@@ -125,11 +143,17 @@ def main(_):
   total = {k: sum(r[k] for r in rows) for k in ("files", "refused", "differ")}
   print(f"\nin all: {total['files']} decodes, {total['refused']} refused, "
         f"{total['differ']} with other pixels")
+  models = by_model(decoded)
+  print(f"\n{'model':>28} {'cross decodes':>14} {'refused':>8} "
+        f"{'pixels differ':>14}")
+  for name, counts in models.items():
+    print(f"{name:>28} {counts['files']:14d} {counts['refused']:8d} "
+          f"{counts['differ']:14d}")
   out = os.path.join(REPO, FLAGS.out)
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, "determinism.json"), "w") as f:
     json.dump(dict(settings=[label(s) for s in SETTINGS], rows=rows,
-                   total=total), f, indent=2)
+                   total=total, models=models), f, indent=2)
   print(f"results in {out}/determinism.json")
 
 
