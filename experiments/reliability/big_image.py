@@ -28,26 +28,21 @@ flags.DEFINE_string("model", None, "Zoo model (default: the default model).")
 flags.DEFINE_string("out", "experiments/reliability/results",
                     "Output folder (relative paths from the repo root).")
 
-# Runs the tfvrc command in this process, then prints its peak memory.
-_MEASURED = """
-import resource, runpy, sys
-sys.argv = ["tfvrc"] + sys.argv[1:]
-try:
-  runpy.run_module("tfvrc", run_name="__main__")
-except SystemExit as e:
-  if e.code:
-    raise
-print("peak_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
-
-
 def measured(args):
-  """(peak resident MB, seconds) of `tfvrc ARGS` in a fresh process."""
+  """(peak resident MB, seconds) of `tfvrc ARGS` in a fresh process: its own
+  peak, from wait4 (the command line ends with os._exit, so the process
+  cannot report it itself)."""
   start = time.monotonic()
-  output = subprocess.run([sys.executable, "-c", _MEASURED, *args],
-                          capture_output=True, text=True, check=True).stdout
-  peak_kb = int(output.split("peak_kb")[-1])
-  return peak_kb / 1024, time.monotonic() - start
+  with tempfile.TemporaryFile() as log:
+    child = subprocess.Popen([sys.executable, "-m", "tfvrc", *args],
+                             cwd=REPO, stdout=log, stderr=log)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+      log.seek(0)
+      raise RuntimeError(f"tfvrc {' '.join(args)} failed: "
+                         f"{log.read().decode()[-2000:]}")
+  return usage.ru_maxrss / 1024, time.monotonic() - start
 
 
 def main(_):
