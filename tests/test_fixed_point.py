@@ -182,7 +182,7 @@ for path in sys.argv[1:]:
 """
 
 
-@pytest.mark.parametrize("onednn", ["0", "1"])
+@pytest.mark.parametrize("onednn", ["0", pytest.param("1", marks=pytest.mark.slow)])
 def test_files_decode_under_other_settings(tmp_path, model, rnn, sample,
                                            onednn):
   """Issue 15's case: the sample at the top rate of the default model and

@@ -23,6 +23,9 @@ import tempfile
 
 from absl import app
 from absl import flags
+# Before app.run: imported inside its main, TensorFlow 2.14 breaks tensor
+# comparisons in tf.functions (tfvrc.models.base.check_graph_equality).
+import tensorflow as tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -57,7 +60,6 @@ def rates(codec):
 def child():
   """Encodes (role encode) or decodes (role decode) in this setting; prints
   a JSON line {file: pixel sha256 or "refused: ..."} for decodes."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
   from tfvrc import bitstream, cli, coding, io, zoo  # pylint: disable=import-outside-toplevel
   results = {}

@@ -28,6 +28,9 @@ import zlib
 from absl import app
 from absl import flags
 import numpy as np
+# Before app.run: imported inside its main, TensorFlow 2.14 breaks tensor
+# comparisons in tf.functions (tfvrc.models.base.check_graph_equality).
+import tensorflow as tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -52,7 +55,6 @@ OUTCOMES = ["refused", "decoded", "wrong", "hung", "crashed"]
 
 def load(name):
   """(codec, file) of a zoo model or of the MSRB family."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from tfvrc import cli, coding, io, models, zoo  # pylint: disable=import-outside-toplevel
   if name == MSRB:
     tf.keras.utils.set_random_seed(7)

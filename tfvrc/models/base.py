@@ -7,6 +7,7 @@ training distribution, and `compress` / `decompress` are `tf.function`s with
 fixed input signatures that code one uint8 image.
 """
 
+import functools
 import hashlib
 
 import numpy as np
@@ -18,6 +19,27 @@ IMAGE_SPEC = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
 RATE_SPEC = tf.TensorSpec((), tf.float32, name="rate")
 SHAPE_SPEC = tf.TensorSpec((2,), tf.int32, name="shape")
 STRING_SPEC = tf.TensorSpec((1,), tf.string)
+
+
+@functools.lru_cache(maxsize=None)
+def check_graph_equality():
+  """Raises unless tensors compare as tensors inside a tf.function.
+
+  With TensorFlow 2.14, when TensorFlow is first imported inside the main
+  function that absl's `app.run` calls, `tensor == 1` in a tf.function is
+  a Python False: `tfc.GDN` then takes its `x ** alpha` path instead of
+  |x|, and every GDN model computes garbage in graphs, silently (seen
+  2026-12-03: Kodak at rate 0 coded at 2 bpp and 16 dB instead of 0.08 bpp
+  and 21 dB, in a script that imported tfvrc inside its main).
+  """
+  compared = []  # what `==` gives while tracing
+  tf.function(lambda: compared.append(tf.constant(1.) == 1.))()
+  if not tf.is_tensor(compared[0]):
+    raise RuntimeError(
+        "TensorFlow compares tensors as Python objects inside tf.functions "
+        "here, which breaks tfc.GDN silently. This happens when TensorFlow "
+        "is first imported inside absl's app.run main: import tensorflow "
+        "(or tfvrc's models) before app.run.")
 
 
 class CompressionModel(tf.keras.Model):
@@ -32,6 +54,7 @@ class CompressionModel(tf.keras.Model):
   num_strings = None
 
   def __init__(self, name=None):
+    check_graph_equality()
     # The model's own inputs (image, rate) stay float32 under a
     # mixed-precision policy; its transforms compute in the policy's type.
     super().__init__(name=name or self.family, dtype="float32")
