@@ -10,8 +10,9 @@ table (medians over the images) and writes JSON.
   python experiments/asymmetric_msrb/decode_time.py --num_filters 128 \
       --decoder_msrbs 3          # untrained weights: see the README
 
-Untrained weights code few symbols (their latents are near zero), so their
-context and coder times understate a trained model's.
+Untrained weights (seed 0) coded 2.7 bpp at N=128 on Kodak (2026-12-03),
+more symbols than a trained model at its rates, so their coder times do not
+understate a trained model's (README).
 """
 
 import collections
