@@ -67,7 +67,8 @@ def test_savedmodel_codecs_have_no_estimate(model, crops):
   """A codec without `reconstruct` (as a SavedModel) gets NaN estimates."""
   codec = types.SimpleNamespace(meta={}, **{k: getattr(model, k) for k in (
       "codec_name", "digest", "rate_range", "default_rate", "rate_points",
-      "num_strings", "graph_coding", "compress", "decompress")})
+      "num_strings", "graph_coding", "format_versions", "compress",
+      "decompress")})
   results, rows = evaluate.evaluate_model(codec, crops[:1],
                                           [model.default_rate], False)
   assert math.isnan(rows[0]["estimated_bpp"])

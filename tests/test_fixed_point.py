@@ -187,13 +187,14 @@ def test_files_decode_under_other_settings(tmp_path, model, rnn, sample,
                                            onednn):
   """Issue 15's case: the sample at the top rate of the default model and
   of the scalable RNN, written here (oneDNN on, all threads), decoded with
-  one thread and oneDNN off or on. The default model's file with float
-  tables (version 2) failed to decode in both settings on 2026-12-03."""
+  one thread and oneDNN off or on. The default model's file of the whole
+  sample with float tables (version 2) failed to decode in both settings on
+  2026-12-03; a crop keeps the test short."""
   paths = []
   for codec, rate in ((model, 10.), (rnn, 4.)):
     paths.append(str(tmp_path / f"{codec.codec_name}.tfvrc"))
     with open(paths[-1], "wb") as f:
-      f.write(coding.encode(codec, sample, rate))
+      f.write(coding.encode(codec, sample[:256, :384], rate))
   env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=onednn,
              TF_CPP_MIN_LOG_LEVEL="2")
   result = subprocess.run([sys.executable, "-c", DECODE, *paths],

@@ -150,8 +150,8 @@ def check_format_version(header, codec):
     raise bitstream.BitstreamError(
         f"a format version {header.format_version} file, but this codec of "
         f"{codec.codec_name} decodes versions "
-        f"{', '.join(map(str, versions))} (load it for the file: "
-        "zoo.for_file, or tfvrc decompress without --model)")
+        f"{', '.join(map(str, versions))} (zoo.for_file builds the codec a "
+        "file needs)")
 
 
 def decode(codec, data, max_pixels=None, layers=None):
