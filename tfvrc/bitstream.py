@@ -47,6 +47,10 @@ import numpy as np
 MAGIC = b"TFVR"
 FORMAT_VERSION = 3  # the newest `pack` writes; `unpack` reads 1 too
 WRITTEN_VERSIONS = (2, 3)  # they share a layout
+# How a file's table indexes were computed: by float networks (versions 1
+# and 2) or by fixed-point ones (3).
+FLOAT_TABLE_VERSIONS = (1, 2)
+FIXED_POINT_VERSIONS = (3,)
 
 DIGEST_SIZE = 8
 MAX_NAME_BYTES = 0xFF
@@ -155,6 +159,11 @@ def truncate_layers(data, k: int) -> bytes:
   return pack(dataclasses.replace(
       header, num_layers=k, format_version=max(header.format_version, 2)),
               layers[:k])
+
+
+def fixed_point_tables(header: Header) -> bool:
+  """Whether the file's table indexes come from fixed-point networks."""
+  return header.format_version in FIXED_POINT_VERSIONS
 
 
 def check_model(header: Header, model_name: str, weights_digest: bytes) -> None:

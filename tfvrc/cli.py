@@ -38,16 +38,16 @@ def _served(server, model, data=None):
 
 
 def _codec_for(data, model, precision, server=None):
-  """The codec named by --model, or else by the file's header; its table
-path the file's format version's."""
-  from tfvrc import coding, zoo
+  """The codec named by --model, or else by the file's header, with the
+  table path the file's format version needs."""
+  from tfvrc import bitstream, coding, zoo
   if server:
     return _served(server, model, data)
   header = coding.read_header(data)
   if model is None:
     return zoo.for_file(header, precision, cached=True)
   return zoo.load(model, precision, cached=True,
-                  fixed_point=header.format_version >= 3)
+                  fixed_point=bitstream.fixed_point_tables(header))
 
 
 def _check_output(path, force):
@@ -143,8 +143,8 @@ def cmd_info(args):
   pixels = header.height * header.width
   print(f"model:   {header.model_name} (weights {header.weights_digest.hex()})")
   print(f"format:  version {header.format_version}"
-        + (" (fixed-point table indexes)" if header.format_version >= 3
-           else ""))
+        + (" (fixed-point table indexes)"
+           if bitstream.fixed_point_tables(header) else ""))
   print(f"rate:    {header.rate:g}")
   print(f"image:   {header.width}x{header.height}")
   print(f"layers:  {header.num_layers}")

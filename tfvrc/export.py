@@ -14,6 +14,7 @@ import os
 
 import tensorflow as tf
 
+from tfvrc import bitstream
 from tfvrc import io
 
 
@@ -79,8 +80,9 @@ class SavedModelCodec:
     self.num_strings = int(self.module.num_strings.numpy())
     # Exports from before format version 3 have float table paths.
     versions = getattr(self.module, "format_versions", None)
-    self.format_versions = ((1, 2) if versions is None else
-                            tuple(int(v) for v in versions.numpy()))
+    self.format_versions = (
+        bitstream.FLOAT_TABLE_VERSIONS if versions is None
+        else tuple(int(v) for v in versions.numpy()))
     self.graph_coding = True
     self.meta = {}  # no weights file behind it
     self.compress = self.module.compress

@@ -44,14 +44,14 @@ def code(codec, image, rate):
 
 def main(argv):
   del argv
-  from tfvrc import io, metrics, zoo  # pylint: disable=import-outside-toplevel
+  from tfvrc import bitstream, io, metrics, zoo  # pylint: disable=import-outside-toplevel
   paths = sorted(os.path.join(FLAGS.kodak, f) for f in os.listdir(FLAGS.kodak)
                  if f.endswith(".png"))[:FLAGS.images]
   images = [io.read_image(p) for p in paths]
   rows = []
   for name in zoo.names():
     fixed = zoo.load(name)
-    if tuple(fixed.format_versions) != (3,):
+    if tuple(fixed.format_versions) != bitstream.FIXED_POINT_VERSIONS:
       continue  # no network picks its tables, or not yet fixed point
     floating = zoo.load_file(zoo.path_of(name), name, fixed_point=False)
     for rate in determinism.rates(fixed):

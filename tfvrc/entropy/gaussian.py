@@ -8,6 +8,7 @@ when range coding. Conditional models take the raw hyper-synthesis output
 """
 
 import decimal
+import functools
 import math
 
 import numpy as np
@@ -34,6 +35,7 @@ def scale_index(scale):
   return (tf.math.log(scale) - math.log(SCALE_MIN)) / _LOG_STEP
 
 
+@functools.lru_cache(maxsize=None)
 def _index_thresholds():
   """scale_fn(1 .. NUM_SCALES - 1) in exact decimal arithmetic, rounded to
   float64 (correctly, by Python): the same numbers on every machine."""

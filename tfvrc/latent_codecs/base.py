@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from tfvrc import bitstream
 from tfvrc.entropy import indexed_coding
 
 
@@ -25,7 +26,8 @@ class LatentCodec(tf.keras.layers.Layer):
   # decodes; it writes the newest. Versions 1 and 2 were written with table
   # indexes from float networks, version 3 from fixed-point ones
   # (`layers.fixed_point`); a codec whose tables no network picks reads all.
-  format_versions = (1, 2, 3)
+  format_versions = (bitstream.FLOAT_TABLE_VERSIONS
+                     + bitstream.FIXED_POINT_VERSIONS)
 
   def __init__(self, name=None):
     super().__init__(name=name, dtype="float32")

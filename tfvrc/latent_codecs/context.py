@@ -25,6 +25,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from tfvrc import bitstream
 from tfvrc.entropy import mixture
 from tfvrc.entropy import range_coding
 from tfvrc.latent_codecs import base
@@ -88,7 +89,8 @@ class ContextCodec(base.LatentCodec):
   from its context and a hyperprior; z by the `side` latent codec."""
 
   num_strings = 2  # y's, then z's
-  format_versions = (1, 2)  # its pmfs come from float networks
+  # Its pmfs come from float networks.
+  format_versions = bitstream.FLOAT_TABLE_VERSIONS
 
   def __init__(self, hyper_analysis, hyper_synthesis, side, channels,
                kind="gaussian", name="context_hyperprior"):

@@ -10,6 +10,7 @@ which must give what coding gives. Training uses the float network.
 
 import tensorflow as tf
 
+from tfvrc import bitstream
 from tfvrc.latent_codecs import base
 from tfvrc.layers import fixed_point as fixed_point_lib
 
@@ -48,7 +49,9 @@ class HyperpriorCodec(base.LatentCodec):
 
   @property
   def format_versions(self):
-    return (1, 2) if self._fixed_point_synthesis is None else (3,)
+    return (bitstream.FLOAT_TABLE_VERSIONS
+            if self._fixed_point_synthesis is None
+            else bitstream.FIXED_POINT_VERSIONS)
 
   def forward(self, y, rate, training):
     z_hat, side_bits = self.side.forward(self.hyper_analysis(y), rate,

@@ -13,6 +13,7 @@ import hashlib
 import numpy as np
 import tensorflow as tf
 
+from tfvrc import bitstream
 from tfvrc.layers import gain
 
 IMAGE_SPEC = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
@@ -173,7 +174,7 @@ class CompressionModel(tf.keras.Model):
   max_layers = 1
   # The container versions whose files the model decodes (see
   # `latent_codecs.base.LatentCodec.format_versions`); it writes the newest.
-  format_versions = (1, 2)
+  format_versions = bitstream.FLOAT_TABLE_VERSIONS
 
   def build_coders(self, tables=None, fixed_point=True):
     """Builds the range coders from the current weights (eagerly), or from

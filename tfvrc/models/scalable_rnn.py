@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
+from tfvrc import bitstream
 from tfvrc import latent_codecs
 from tfvrc.entropy import gaussian
 from tfvrc.latent_codecs import base as codec_base
@@ -181,7 +182,8 @@ class ScalableRNN(base.CompressionModel):
 
   @property
   def format_versions(self):
-    return (1, 2) if self._fixed_point_hyper is None else (3,)
+    return (bitstream.FLOAT_TABLE_VERSIONS if self._fixed_point_hyper is None
+            else bitstream.FIXED_POINT_VERSIONS)
 
   def build_coders(self, tables=None, fixed_point=True):
     self._fixed_point_hyper = (

@@ -10,6 +10,7 @@ the file `tfvrc compress` writes with the same model and rate.
 import numpy as np
 import tensorflow as tf
 
+from tfvrc import bitstream
 from tfvrc.entropy import indexed_coding
 from tfvrc.serving import protocol
 
@@ -36,7 +37,8 @@ class Client:
     self.max_layers = int(info["max_layers"])
     # Servers from before format version 3 have float table paths.
     self.format_versions = tuple(
-        int(v) for v in np.ravel(info.get("format_versions", (1, 2))))
+        int(v) for v in np.ravel(info.get("format_versions",
+                                          bitstream.FLOAT_TABLE_VERSIONS)))
     self.order = [int(k) for k in np.ravel(info["decode_order"])]
     self.context_strings = [int(k) for k in np.ravel(
         info.get("context_strings", []))]

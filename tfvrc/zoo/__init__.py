@@ -20,6 +20,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from tfvrc import bitstream
 from tfvrc.zoo import cache
 
 # pylint: disable=import-outside-toplevel  (the model code, with
@@ -287,7 +288,7 @@ def for_file(header, precision="float32", cached=False):
                      "in the zoo; pass --model with its weights or SavedModel")
   path = path_of(retired if retired in names() else name)
   codec = load_file(path, name, precision, cached,
-                    fixed_point=header.format_version >= 3)
+                    fixed_point=bitstream.fixed_point_tables(header))
   if codec.digest.hex() != digest:
     raise ValueError(
         f"the file was written by model {name!r} with weights {digest}, "
