@@ -34,8 +34,10 @@ def _logistic_cdf(x):
   return tf.sigmoid(x)
 
 
-FAMILIES = {"gaussian": (_normal_cdf,),
-            "gllmm": (_normal_cdf, _laplace_cdf, _logistic_cdf)}
+CDFS = {"normal": _normal_cdf, "laplace": _laplace_cdf,
+        "logistic": _logistic_cdf}
+FAMILIES = {"gaussian": ("normal",),
+            "gllmm": ("normal", "laplace", "logistic")}
 COMPONENTS_PER_FAMILY = 3
 
 
@@ -46,26 +48,39 @@ def num_params(kind):
                                                  else 0)
 
 
+def split(params, kind):
+  """(logits, means, scales, family logits): [..., C, K] arrays of the K
+  components' weight logits, means and raw scales, and for a mixture of
+  several families [..., C, families] logits of their weights (else
+  None)."""
+  families = len(FAMILIES[kind])
+  k = COMPONENTS_PER_FAMILY * families
+  blocks = tf.split(params, num_params(kind), axis=-1)
+  logits, means, scales = (tf.stack(blocks[i:3 * k:3], -1) for i in range(3))
+  return (logits, means, scales,
+          tf.stack(blocks[3 * k:], -1) if families > 1 else None)
+
+
+def component_families(kind):
+  """The family name of each of the mixture's components."""
+  return [f for f in FAMILIES[kind] for _ in range(COMPONENTS_PER_FAMILY)]
+
+
 def _components(params, kind):
   """(cdfs, means, scales, weights): per component its CDF, and [..., C, K]
   arrays of means, scales and mixture weights (summing to 1 over K)."""
-  cdfs = FAMILIES[kind]
-  k = COMPONENTS_PER_FAMILY * len(cdfs)
-  blocks = tf.split(params, num_params(kind), axis=-1)
-  logits = tf.stack(blocks[0:3 * k:3], -1)
-  means = tf.stack(blocks[1:3 * k:3], -1)
-  scales = tfc.lower_bound(tf.abs(tf.stack(blocks[2:3 * k:3], -1)),
-                           SCALE_MIN)
-  if len(cdfs) == 1:
+  logits, means, scales, family = split(params, kind)
+  scales = tfc.lower_bound(tf.abs(scales), SCALE_MIN)
+  if family is None:
     weights = tf.nn.softmax(logits)
   else:  # a softmax within each family, times the family's own weight
     shape = tf.concat([tf.shape(logits)[:-1],
-                       [len(cdfs), COMPONENTS_PER_FAMILY]], 0)
+                       [family.shape[-1], COMPONENTS_PER_FAMILY]], 0)
     within = tf.nn.softmax(tf.reshape(logits, shape))
-    family = tf.nn.softmax(tf.stack(blocks[3 * k:], -1))
-    weights = tf.reshape(within * family[..., None], tf.shape(means))
-  per_component = [f for f in cdfs for _ in range(COMPONENTS_PER_FAMILY)]
-  return per_component, means, scales, weights
+    weights = tf.reshape(within * tf.nn.softmax(family)[..., None],
+                         tf.shape(means))
+  return ([CDFS[f] for f in component_families(kind)], means, scales,
+          weights)
 
 
 def _mixture_cdf(values, components):
@@ -97,22 +112,37 @@ def pmf(params, minmax, kind):
 
 
 def quantized_cdfs(probabilities):
-  """Integer range-coding tables [rows, L + 1] of float pmfs [rows, L]:
-  cumulative frequencies totalling exactly 2^PRECISION, every symbol at
-  least 1. Integer numpy, so both sides build the same tables from the same
-  floats."""
-  probabilities = np.nan_to_num(np.asarray(probabilities, np.float64),
-                                nan=0., posinf=0., neginf=0.)
-  probabilities = np.maximum(probabilities, 0.)
+  """Integer range-coding tables [rows, L + 1] of pmfs [rows, L] (floats,
+  or integer masses as `exact_mixture.pmf` gives): cumulative frequencies
+  totalling exactly 2^PRECISION, every symbol at least 1. Integer numpy
+  from there on, so both sides build the same tables from the same pmfs;
+  integer masses are scaled in integers, so their tables are exact too."""
+  probabilities = np.asarray(probabilities)
   rows, symbols = probabilities.shape
   total = 1 << PRECISION
   if symbols > total // 2:
     raise ValueError(f"{symbols} symbols do not fit a {PRECISION}-bit table")
+  if np.issubdtype(probabilities.dtype, np.integer):
+    masses = np.maximum(probabilities.astype(np.int64), 0)
+    masses[masses.sum(axis=1) == 0] = 1  # nothing known: uniform
+    freq = masses * (total - symbols) // masses.sum(axis=1,
+                                                    keepdims=True) + 1
+  else:
+    freq = _float_frequencies(probabilities, total)
+  freq[np.arange(rows), np.argmax(freq, axis=1)] += total - freq.sum(axis=1)
+  return np.concatenate([np.zeros((rows, 1), np.int64),
+                         np.cumsum(freq, axis=1)], axis=1)
+
+
+def _float_frequencies(probabilities, total):
+  """Frequencies of float pmfs, each at least 1, summing to at most
+  `total`."""
+  probabilities = np.nan_to_num(probabilities.astype(np.float64), nan=0.,
+                                posinf=0., neginf=0.)
+  probabilities = np.maximum(probabilities, 0.)
+  symbols = probabilities.shape[1]
   sums = probabilities.sum(axis=1, keepdims=True)
   probabilities = np.where(sums > 0, probabilities / np.where(sums > 0, sums,
                                                               1.),
                            1. / symbols)
-  freq = np.floor(probabilities * (total - symbols)).astype(np.int64) + 1
-  freq[np.arange(rows), np.argmax(freq, axis=1)] += total - freq.sum(axis=1)
-  return np.concatenate([np.zeros((rows, 1), np.int64),
-                         np.cumsum(freq, axis=1)], axis=1)
+  return np.floor(probabilities * (total - symbols)).astype(np.int64) + 1

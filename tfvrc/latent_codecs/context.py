@@ -12,7 +12,11 @@ on a Kodak latent) instead of one per position.
 Both sides run the same step function on the same batches (`step`: the
 context as a matrix product of the 12 causal taps, then the network and the
 pmfs), so they build the same tables; a full-image convolution gives other
-floats, which is why training uses it but coding does not. Channels that are
+floats, which is why training uses it but coding does not. Since format
+version 3 the step and phi are computed in fixed point and the pmfs as
+integer masses (`exact_mixture`), so the tables are also the same on other
+machines and settings; version-2 files decode with the float step that
+wrote them. Channels that are
 zero everywhere are flagged and skipped, as the original does. y's string:
 minmax (u16), the channel flags, a CRC32 of y_hat, the range-coded symbols.
 `encode_latent` / `decode_latent` write and read it with any step function:
@@ -26,10 +30,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfvrc import bitstream
+from tfvrc.entropy import exact_mixture
 from tfvrc.entropy import mixture
 from tfvrc.entropy import range_coding
 from tfvrc.latent_codecs import base
 from tfvrc.latent_codecs import hyperprior
+from tfvrc.layers import fixed_point as fixed_point_lib
+from tfvrc.layers import msrb
 
 # The causal taps of a 5x5 type-A mask: two rows above, two to the left.
 CAUSAL_OFFSETS = tuple([(dy, dx) for dy in (-2, -1) for dx in range(-2, 3)]
@@ -89,8 +96,6 @@ class ContextCodec(base.LatentCodec):
   from its context and a hyperprior; z by the `side` latent codec."""
 
   num_strings = 2  # y's, then z's
-  # Its pmfs come from float networks.
-  format_versions = bitstream.FLOAT_TABLE_VERSIONS
 
   def __init__(self, hyper_analysis, hyper_synthesis, side, channels,
                kind="gaussian", name="context_hyperprior"):
@@ -103,18 +108,30 @@ class ContextCodec(base.LatentCodec):
     self.channels = channels
     self.kind = kind
     self.context = MaskedConv2D(2 * channels)
+    self._fixed_point = None  # `build_coders` decides
     wide = 640 if kind == "gaussian" else 1280
     self.entropy_parameters = tf.keras.Sequential([
-        tf.keras.layers.Dense(640, activation=_leaky_relu, name="layer_0",
-                              dtype="float32"),
-        tf.keras.layers.Dense(wide, activation=_leaky_relu, name="layer_1",
-                              dtype="float32"),
+        tf.keras.layers.Dense(640, activation=msrb.leaky_relu,
+                              name="layer_0", dtype="float32"),
+        tf.keras.layers.Dense(wide, activation=msrb.leaky_relu,
+                              name="layer_1", dtype="float32"),
         tf.keras.layers.Dense(mixture.num_params(kind) * channels,
                               use_bias=False, name="layer_2",
                               dtype="float32")], name="entropy_parameters")
 
   def _phi(self, z_hat, shape):
     return self.hyper_synthesis(z_hat)[:, :shape[0], :shape[1], :]
+
+  def _coding_phi(self, z_hat, shape):
+    """phi as both coding sides compute it (`build_coders` chose how)."""
+    if self._fixed_point is None:
+      return self._phi(z_hat, shape)
+    return self._fixed_point.phi(z_hat)[:, :shape[0], :shape[1], :]
+
+  @property
+  def format_versions(self):
+    return (bitstream.FLOAT_TABLE_VERSIONS if self._fixed_point is None
+            else bitstream.FIXED_POINT_VERSIONS)
 
   def _bits(self, y_hat, phi):
     params = self.entropy_parameters(
@@ -138,10 +155,10 @@ class ContextCodec(base.LatentCodec):
         side_bits)
 
   def build_coders(self, tables=None, fixed_point=True):
-    del fixed_point  # not yet: its pmfs come from float networks
-    self.side.build_coders(tables)
+    self.side.build_coders(tables, fixed_point)
+    self._fixed_point = _FixedPointStep(self) if fixed_point else None
     # phi as a graph, as a server computes it, so both give the same floats.
-    self._phi_graph = tf.function(self._phi, input_signature=[
+    self._phi_graph = tf.function(self._coding_phi, input_signature=[
         tf.TensorSpec([1, None, None, None], tf.float32),
         tf.TensorSpec([2], tf.int32)])
     self._step = tf.function(self.step, input_signature=[
@@ -154,14 +171,21 @@ class ContextCodec(base.LatentCodec):
 
   def step(self, taps, phi, channels, minmax):
     """[k, len(channels), 2 minmax + 1] pmfs of positions with these causal
-    taps and hyper-synthesis outputs, for the listed channels."""
+    taps and hyper-synthesis outputs, for the listed channels: floats, or
+    integer masses where `build_coders` chose fixed point."""
+    if self._fixed_point is not None:
+      return self._fixed_point.step(taps, phi, channels, minmax)
     context = tf.matmul(taps, self.context.causal_matrix()) + self.context.bias
     params = self.entropy_parameters(tf.concat([context, phi], -1))
+    return mixture.pmf(self.selected(params, channels), minmax, self.kind)
+
+  def selected(self, params, channels):
+    """The entropy parameters [k, num_params * C] of the listed channels
+    only."""
     count = mixture.num_params(self.kind)
     params = tf.gather(tf.reshape(params, [-1, count, self.channels]),
                        channels, axis=2)
-    params = tf.reshape(params, [-1, count * tf.size(channels)])
-    return mixture.pmf(params, minmax, self.kind)
+    return tf.reshape(params, [-1, count * tf.size(channels)])
 
   def coding_step(self, taps, phi, channels, minmax):
     """`step` as traced for coding, numpy in and out (a server runs the
@@ -192,14 +216,15 @@ class ContextCodec(base.LatentCodec):
   def symbols(self, y, rate):
     side_coded, z_hat = self.side.symbols(self.hyper_analysis(y), rate)
     y_hat = quantize(y)
-    phi = self._phi(z_hat, tf.shape(y)[1:3])
+    phi = self._coding_phi(z_hat, tf.shape(y)[1:3])
     return ((tf.cast(y_hat, tf.int32), phi), *side_coded), y_hat
 
   def decode_indexes(self, known, shape, rate):
     side_shape = hyperprior.latent_shape(shape, hyperprior.SIDE_FACTOR)
     if len(known) < self.side.num_strings:
       return self.side.decode_indexes(known, side_shape, rate)
-    return self._phi(self.side.dequantize(known, side_shape, rate), shape)
+    return self._coding_phi(self.side.dequantize(known, side_shape, rate),
+                            shape)
 
   def dequantize(self, symbols, shape, rate):
     del shape, rate
@@ -298,5 +323,29 @@ def checksum(y_hat):
   return zlib.crc32(np.asarray(y_hat, np.int16).tobytes())
 
 
-def _leaky_relu(x):
-  return tf.nn.leaky_relu(x, alpha=0.2)
+class _FixedPointStep:
+  """phi and `ContextCodec.step` of a trained codec on integers: its
+  hyper-synthesis, context taps and entropy-parameter network in fixed point
+  (`layers.fixed_point`), its pmfs as integer masses (`exact_mixture`), so
+  every machine builds the same tables (format version 3)."""
+
+  def __init__(self, codec):
+    self.codec = codec
+    self.hyper_synthesis = fixed_point_lib.FixedPointSequential(
+        codec.hyper_synthesis)
+    self.context = fixed_point_lib.FixedPointLayer(
+        "dense", codec.context.causal_matrix(), codec.context.bias,
+        name=codec.context.name)
+    self.entropy_parameters = fixed_point_lib.FixedPointSequential(
+        codec.entropy_parameters)
+
+  def phi(self, z_hat):
+    return self.hyper_synthesis(z_hat)
+
+  def step(self, taps, phi, channels, minmax):
+    units = tf.concat([self.context(fixed_point_lib.to_units(taps)),
+                       fixed_point_lib.to_units(phi)], -1)
+    params = self.codec.selected(self.entropy_parameters.units(units),
+                                 channels)
+    return exact_mixture.pmf(params, minmax, self.codec.kind,
+                             fixed_point_lib.FRACTION_BITS)

@@ -97,7 +97,7 @@ class HyperpriorCodec(base.LatentCodec):
     self.coder = self.conditional(compression=True)
     self.side.build_coders(tables, fixed_point)
     self._fixed_point_synthesis = (
-        fixed_point_lib.FixedPointSynthesis(self.hyper_synthesis)
+        fixed_point_lib.FixedPointSequential(self.hyper_synthesis)
         if fixed_point else None)
 
   def coder_tables(self):

@@ -96,11 +96,14 @@ class Client:
 
   def _step(self, k):
     def step(taps, phi, channels, minmax):
-      return np.asarray(self.backend.predict(f"step_{k}", {
+      pmfs = np.asarray(self.backend.predict(f"step_{k}", {
           "taps": np.asarray(taps, np.float32),
           "phi": np.asarray(phi, np.float32),
           "channels": np.asarray(channels, np.int32),
-          "minmax": np.int32(minmax)})["pmfs"], np.float32)
+          "minmax": np.int32(minmax)})["pmfs"])
+      # Integer masses (format version 3) stay integers.
+      return (pmfs if np.issubdtype(pmfs.dtype, np.integer)
+              else pmfs.astype(np.float32))
     return step
 
   def _encode_context(self, k, symbols, phi):
