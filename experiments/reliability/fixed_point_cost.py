@@ -5,9 +5,10 @@ For every shipped model whose tables a hyper-synthesis picks, at its lowest,
 middle and highest rate, each image is coded twice in one process: with the
 fixed-point hyper-synthesis and with the float one (the version-2 coding).
 Prints mean bpp and PSNR of each, the bpp change and the coding times
-(medians, seconds per image), and writes results/fixed_point_cost.json.
+(medians, seconds per image), and writes results/fixed_point_cost.json
+(keeping the rows of models not measured in this run).
 
-  python experiments/reliability/fixed_point_cost.py [--images 24]
+  python experiments/reliability/fixed_point_cost.py [--images 24] [--models a,b]
 """
 
 import json
@@ -25,6 +26,8 @@ import determinism  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("images", 24, "How many Kodak images (sorted).")
+flags.DEFINE_list("models", None, "Zoo models to measure (default: every "
+                  "one whose tables a network picks).")
 flags.DEFINE_string("kodak", os.path.join(determinism.REPO, "..", "shared",
                                           "data", "kodak"),
                     "The Kodak folder.")
@@ -49,7 +52,7 @@ def main(argv):
                  if f.endswith(".png"))[:FLAGS.images]
   images = [io.read_image(p) for p in paths]
   rows = []
-  for name in zoo.names():
+  for name in FLAGS.models or zoo.names():
     fixed = zoo.load(name)
     if tuple(fixed.format_versions) != bitstream.FIXED_POINT_VERSIONS:
       continue  # no network picks its tables, or not yet fixed point
@@ -61,7 +64,8 @@ def main(argv):
       for image in images:
         for kind, codec in (("fixed", fixed), ("float", floating)):
           results[kind].append(code(codec, image, rate))
-      row = {"model": name, "rate": rate, "images": len(images)}
+      row = {"model": name, "rate": rate, "images": len(images),
+             "date": time.strftime("%Y-%m-%d")}
       for kind, values in results.items():
         row[f"bpp_{kind}"] = statistics.mean(
             metrics.bpp(v[0], image.shape) for v, image in zip(values, images))
@@ -79,9 +83,15 @@ def main(argv):
             f"{row['decode_s_fixed']:.3f} s", flush=True)
   out = os.path.join(determinism.REPO, FLAGS.out)
   os.makedirs(out, exist_ok=True)
-  with open(os.path.join(out, "fixed_point_cost.json"), "w") as f:
+  path = os.path.join(out, "fixed_point_cost.json")
+  measured = {row["model"] for row in rows}
+  if os.path.exists(path):  # other models' rows stay, from their own run
+    with open(path) as f:
+      rows = [r for r in json.load(f)["rows"]
+              if r["model"] not in measured] + rows
+  with open(path, "w") as f:
     json.dump(dict(rows=rows), f, indent=1)
-  print(f"results in {out}/fixed_point_cost.json")
+  print(f"results in {path}")
 
 
 if __name__ == "__main__":
