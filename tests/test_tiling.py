@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfvrc import coding
+from tfvrc import models
 from tfvrc import zoo
 from tfvrc.layers import transforms
 from tfvrc.models import tiling
@@ -44,3 +45,20 @@ def test_tiled_coding_writes_the_same_file(model, sample):
   difference = (coding.decode(tiled, data).astype(int)
                 - coding.decode(model, data))
   assert np.abs(difference).max() <= 1
+
+
+@pytest.mark.parametrize("decoder_msrbs", [1, 3])
+def test_msrb_transforms_in_tiles_equal_one_pass(decoder_msrbs):
+  """The MSRB codec's analysis (any size: it pads to a multiple of 16) and
+  PQF + synthesis, in tiles of 64 pixels with its margin."""
+  tf.keras.utils.set_random_seed(5)
+  model = models.create("asymmetric_msrb", num_filters=8,
+                        decoder_msrbs=decoder_msrbs)
+  model.tile_size = 64
+  rate = tf.constant([0.])
+  x = tf.random.stateless_uniform((1, 150, 215, 3), (5, 6), 0., 255.)
+  np.testing.assert_allclose(model._tiled_analysis(x, rate),
+                             model.analysis(x, rate), rtol=0, atol=1e-4)
+  y = tf.round(tf.random.stateless_normal((1, 11, 14, 8), (7, 8)) * 3)
+  np.testing.assert_allclose(model._tiled_synthesis(y, rate),
+                             model.synthesis(y, rate), rtol=0, atol=1e-2)

@@ -158,7 +158,12 @@ class Analysis(tf.keras.layers.Layer):
                        if importance_map else None)
 
   def call(self, x):
-    x = x / 255.
+    # Zeros to a multiple of 16 first: every stride-2 layer then sees an
+    # even size, where "same" pads only after the end, so a tile and the
+    # whole image sample on the same grid (`models.tiling`); y keeps its
+    # ceil(n / 16) samples.
+    extra = -tf.shape(x)[1:3] % 16
+    x = tf.pad(x / 255., [[0, 0], [0, extra[0]], [0, extra[1]], [0, 0]])
     for stage in self.stages:
       x = stage(x)
     y = self.last(x)

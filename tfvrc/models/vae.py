@@ -22,6 +22,7 @@ class VAE(base.CompressionModel):
   training and estimates run them in one pass."""
 
   tile_size = 1024
+  tile_margin = TILE_MARGIN  # pixels of context per tile side
 
   def analysis(self, x, rate):
     del rate
@@ -43,12 +44,14 @@ class VAE(base.CompressionModel):
 
   def _tiled_analysis(self, x, rate):
     return tiling.tiled(lambda x: self.analysis(x, rate), x, self.tile_size,
-                        TILE_MARGIN, self.latent_depth, down=LATENT_FACTOR)
+                        self.tile_margin, self.latent_depth,
+                        down=LATENT_FACTOR)
 
   def _tiled_synthesis(self, y_hat, rate):
     return tiling.tiled(lambda y: self.synthesis(y, rate), y_hat,
                         self.tile_size // LATENT_FACTOR,
-                        TILE_MARGIN // LATENT_FACTOR, 3, up=LATENT_FACTOR)
+                        self.tile_margin // LATENT_FACTOR, 3,
+                        up=LATENT_FACTOR)
 
   def encode(self, x, rate):
     strings, _ = self.latent_codec.compress(self._tiled_analysis(x, rate),
