@@ -3,7 +3,7 @@
 Each size is the shipped sample resized (bicubic) to WxH; each command runs
 in a fresh process, which reports its peak resident memory. The peak per
 megapixel is the slope between the smallest and the largest size. Prints a
-table and writes JSON.
+table and writes JSON (results/big_image.json, or big_image_MODEL.json).
 
   python experiments/reliability/big_image.py                    # 1 and 48 MP
   python experiments/reliability/big_image.py --sizes 1000x1000 --model NAME
@@ -80,10 +80,12 @@ def main(_):
         f"{k} {v}" for k, v in slope.items()))
   out = os.path.join(REPO, FLAGS.out)
   os.makedirs(out, exist_ok=True)
-  with open(os.path.join(out, "big_image.json"), "w") as f:
+  path = os.path.join(out, "big_image.json" if FLAGS.model is None
+                      else f"big_image_{FLAGS.model}.json")
+  with open(path, "w") as f:
     json.dump(dict(model=FLAGS.model or "default", rows=rows,
                    mb_per_megapixel=slope), f, indent=2)
-  print(f"results in {out}/big_image.json")
+  print(f"results in {path}")
 
 
 if __name__ == "__main__":
