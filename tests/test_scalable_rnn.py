@@ -42,7 +42,26 @@ def coded(codec, crop):
   """The file of all layers, and the encoder's reconstruction per layer."""
   data = coding.encode(codec, crop)
   _, reconstructions = codec.model.compress_layers(tf.constant(crop), LAYERS)
-  return data, [r.numpy() for r in reconstructions]
+  return data, reconstructions
+
+
+def test_coding_in_tiles_keeps_every_prefix_exact(weights, sample, coded):
+  """Tiles of 64 pixels (the crop spans 2 x 2, the larger image 4 x 5):
+  the crop's file is the one of a single tile, and every prefix of a
+  tiled file decodes to the encoder's reconstruction, also in one tile."""
+  tiled = zoo.load_file(weights)
+  tiled.model.tile_size = 64
+  assert coding.encode(tiled, sample[100:170, 200:300]) == coded[0]
+  image = sample[:200, :300]
+  data = coding.encode(tiled, image)
+  _, reconstructions = tiled.model.compress_layers(image, LAYERS)
+  whole = zoo.load_file(weights)
+  for k in range(1, LAYERS + 1):
+    np.testing.assert_array_equal(coding.decode(tiled, data, layers=k),
+                                  reconstructions[k - 1])
+    difference = (coding.decode(whole, data, layers=k).astype(int)
+                  - reconstructions[k - 1])
+    assert np.abs(difference).max() <= 1
 
 
 def test_the_file_holds_one_layer_per_iteration(coded):

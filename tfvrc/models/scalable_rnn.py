@@ -33,10 +33,17 @@ from tfvrc.latent_codecs import base as codec_base
 from tfvrc.layers import fixed_point as fixed_point_lib
 from tfvrc.layers import recurrent
 from tfvrc.models import base
+from tfvrc.models import tiling
 
 # E and HE downsample 64x in all: inputs are padded to a multiple of it.
 PAD_MULTIPLE = 64
 LATENT_FACTOR = 16  # y is 16x smaller than the (padded) image
+# Coding runs E and D tile by tile (`tiling.windows`), every iteration of a
+# tile before the next tile, with context per side of their reach over the
+# iterations, per layer of the model: measured by gradients at K = 4, the
+# encoder's E and D iterations reach 206 pixels and D alone 5 latent samples.
+ENCODER_MARGIN_PER_LAYER = 64  # pixels
+DECODER_MARGIN_PER_LAYER = 2   # latent samples
 
 
 def pad(x):
@@ -62,6 +69,7 @@ class ScalableRNN(base.CompressionModel):
   family = "scalable_rnn"
   num_strings = 2  # per layer: y's, then z's
   graph_coding = False
+  tile_size = 1024  # pixels, a multiple of PAD_MULTIPLE
 
   def __init__(self, lmbdas=(0.01, 0.02, 0.04, 0.08), num_filters=32,
                latent_depth=128, name=None):
@@ -195,11 +203,12 @@ class ScalableRNN(base.CompressionModel):
     y_spec = tf.TensorSpec([1, None, None, self.latent_depth], tf.float32)
     params = tf.TensorSpec([1, None, None, 2 * self.latent_depth], tf.float32)
     string = tf.TensorSpec([1], tf.string)
-    self._encoder_steps = [tf.function(
-        self._encoder_step(side), input_signature=[
-            tf.TensorSpec([1, None, None, 3], tf.float32),
-            self.analysis_stack.state_spec(),
-            self.hyper_analysis_stack.state_spec()])
+    self._analysis_step = tf.function(self.analysis_stack, input_signature=[
+        tf.TensorSpec([1, None, None, 3], tf.float32),
+        self.analysis_stack.state_spec()])
+    self._side_steps = [tf.function(
+        self._side_step(side), input_signature=[
+            y_spec, self.hyper_analysis_stack.state_spec()])
         for side in self.side_codecs]
     self._hyper_steps = [tf.function(
         self._hyper_step(side), input_signature=[
@@ -222,13 +231,12 @@ class ScalableRNN(base.CompressionModel):
       tables.update(codec_base.prefixed(side.coder_tables(), f"side_{k}/"))
     return tables
 
-  def _encoder_step(self, side):
-    """(residual, E and HE states) -> y, z's string, new states."""
-    def step(residual, s_a, s_ha):
-      y, s_a = self.analysis_stack(residual, s_a)
+  def _side_step(self, side):
+    """(y, HE states) -> z's string, HE's new states."""
+    def step(y, s_ha):
       z, s_ha = self.hyper_analysis_stack(tf.abs(y), s_ha)
       (z_string,), _ = side.compress(z, None)
-      return y, z_string, s_a, s_ha
+      return z_string, s_ha
     return step
 
   def _hyper_step(self, side):
@@ -251,26 +259,74 @@ class ScalableRNN(base.CompressionModel):
     index = gaussian.exact_scale_index(sigma)
     return tf.concat([tf.zeros_like(index), index], axis=-1), s_hs
 
-  def compress_layers(self, image, layers):
+  def compress_layers(self, image, layers, reconstruct=True):
     """Codes a uint8 image's first `layers` layers: (flat strings, y's then
-    z's of each layer, and the encoder's own reconstruction after each
-    layer, uint8), the reconstructions those strings decode to."""
-    x = tf.cast(image, tf.float32)[None]
-    residual = pad(x / 255. - .5)
-    s_a, s_ha, s_hs, s_s = self._initial_states(residual)
-    z_shape = tf.shape(residual)[1:3] // PAD_MULTIPLE
-    total = tf.zeros_like(residual)
-    strings, reconstructions = [], []
+    z's of each layer, and with `reconstruct` the uint8 image after each
+    layer as the decoder decodes those strings, else None)."""
+    ys = self._tiled_latents(image, layers)
+    y_h, y_w = ys.shape[1:3]
+    s_ha = self.hyper_analysis_stack.initial_state(1, y_h, y_w)
+    s_hs = self.hyper_synthesis_stack.initial_state(1, y_h // 4, y_w // 4)
+    z_shape = tf.constant([y_h // 4, y_w // 4], tf.int32)
+    strings, y_hats = [], []
     for k in range(layers):
-      y, z_string, s_a, s_ha = self._encoder_steps[k](residual, s_a, s_ha)
+      y = tf.constant(ys[k][None])
+      z_string, s_ha = self._side_steps[k](y, s_ha)
       params, s_hs = self._hyper_steps[k](z_string, z_shape, s_hs)
       y_string, y_hat = self._code_latent(y, params)
-      x_tilde, s_s = self._decode_step(y_hat, s_s)
-      residual -= x_tilde
-      total += x_tilde
       strings += [y_string.numpy()[0], z_string.numpy()[0]]
-      reconstructions.append(self._image(total, tf.shape(image)))
-    return strings, reconstructions
+      y_hats.append(y_hat)
+    return strings, (self._tiled_synthesis(y_hats, image.shape[:2], True)
+                     if reconstruct else None)
+
+  def _tiled_latents(self, image, layers):
+    """y of the first `layers` iterations, [layers, h, w, C] numpy for the
+    padded image: per tile, every iteration's E, and D on its y rounded as
+    the coder quantizes it, to form the next residual."""
+    height, width = (int(n) for n in image.shape[:2])
+    padded = [-(-n // PAD_MULTIPLE) * PAD_MULTIPLE for n in (height, width)]
+    ys = np.zeros([layers, padded[0] // LATENT_FACTOR,
+                   padded[1] // LATENT_FACTOR, self.latent_depth], np.float32)
+    margin = ENCODER_MARGIN_PER_LAYER * self.max_layers
+    for (top, bottom, left, right), kept in tiling.windows(
+        *padded, self.tile_size, margin):
+      part = tf.cast(image[top:min(bottom, height), left:min(right, width)],
+                     tf.float32)[None] / 255. - .5
+      residual = tf.pad(part, [[0, 0], [0, bottom - top - part.shape[1]],
+                               [0, right - left - part.shape[2]], [0, 0]])
+      s_a = self.analysis_stack.initial_state(1, bottom - top, right - left)
+      s_s = self.synthesis_stack.initial_state(
+          1, (bottom - top) // LATENT_FACTOR, (right - left) // LATENT_FACTOR)
+      rows, cols = _kept(kept, top, left, LATENT_FACTOR)
+      for k in range(layers):
+        y, s_a = self._analysis_step(residual, s_a)
+        x_tilde, s_s = self._decode_step(tf.round(y), s_s)
+        residual -= x_tilde
+        ys[k, rows[1], cols[1]] = y[0, rows[0], cols[0]].numpy()
+    return ys
+
+  def _tiled_synthesis(self, y_hats, shape, every_layer=False):
+    """The uint8 image of `shape` after the last of `y_hats` ([1, h, w, C]
+    each), or after each with `every_layer`: per tile of the latent, D over
+    every layer in turn."""
+    y_h, y_w = (int(n) for n in y_hats[0].shape[1:3])
+    kept_layers = range(len(y_hats)) if every_layer else [len(y_hats) - 1]
+    images = {k: np.zeros([y_h * LATENT_FACTOR, y_w * LATENT_FACTOR, 3],
+                          np.uint8) for k in kept_layers}
+    tile = self.tile_size // LATENT_FACTOR
+    for (top, bottom, left, right), kept in tiling.windows(
+        y_h, y_w, tile, DECODER_MARGIN_PER_LAYER * self.max_layers):
+      s_s = self.synthesis_stack.initial_state(1, bottom - top, right - left)
+      rows, cols = _kept(kept, top, left, 1, LATENT_FACTOR)
+      total = 0.
+      for k, y_hat in enumerate(y_hats):
+        x_tilde, s_s = self._decode_step(y_hat[:, top:bottom, left:right],
+                                         s_s)
+        total += x_tilde
+        if k in images:
+          images[k][rows[1], cols[1]] = base.to_uint8(
+              255. * (.5 + total[0, rows[0], cols[0]])).numpy()
+    return [images[k][:shape[0], :shape[1]] for k in kept_layers]
 
   # --- Coding as integers, for serving (see base.CompressionModel) --------
   # The same steps as above, with symbols where the range coder was. A
@@ -341,11 +397,6 @@ class ScalableRNN(base.CompressionModel):
     return [table for side in self.side_codecs
             for table in (self.coder.cdf_table, *side.cdf_tables())]
 
-  @staticmethod
-  def _image(total, shape):
-    """uint8 image of the summed residual estimates, cropped to `shape`."""
-    return base.to_uint8(255. * (.5 + total[0, :shape[0], :shape[1], :]))
-
   def _check_layers(self, rate):
     layers = int(np.asarray(rate).reshape(-1)[0])
     if float(layers) not in self.rate_points:
@@ -361,14 +412,25 @@ class ScalableRNN(base.CompressionModel):
     if len(strings) != self.num_strings * layers:
       raise ValueError(f"{layers} layers take {self.num_strings * layers} "
                        f"strings, got {len(strings)}")
-    padded = -(-shape // PAD_MULTIPLE) * PAD_MULTIPLE
-    z_shape = padded // PAD_MULTIPLE
-    _, _, s_hs, s_s = self._initial_states(tf.zeros([1, *padded, 3]))
-    total = tf.zeros([1, *padded, 3])
+    shape = [int(n) for n in np.asarray(shape)]
+    z_shape = [-(-n // PAD_MULTIPLE) for n in shape]
+    s_hs = self.hyper_synthesis_stack.initial_state(1, *z_shape)
+    y_hats = []
     for k in range(layers):
       y_string, z_string = (tf.constant([s]) for s in strings[2 * k:2 * k + 2])
-      params, s_hs = self._hyper_steps[k](z_string, z_shape, s_hs)
-      y_hat = self._decode_latent(y_string, params)
-      x_tilde, s_s = self._decode_step(y_hat, s_s)
-      total += x_tilde
-    return self._image(total, shape)
+      params, s_hs = self._hyper_steps[k](z_string, tf.constant(z_shape),
+                                          s_hs)
+      y_hats.append(self._decode_latent(y_string, params))
+    return tf.constant(self._tiled_synthesis(y_hats, shape)[0])
+
+
+def _kept(kept, top, left, factor, up=1):
+  """(rows, columns) slices of a tile's kept part: in its window's output
+  and in the whole output, for outputs `factor` times smaller (or `up`
+  times larger) than the window's input."""
+  k_top, k_bottom, k_left, k_right = kept
+  def scaled(start, stop, origin):
+    return (slice((start - origin) * up // factor,
+                  (stop - origin) * up // factor),
+            slice(start * up // factor, stop * up // factor))
+  return scaled(k_top, k_bottom, top), scaled(k_left, k_right, left)
