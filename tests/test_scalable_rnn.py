@@ -54,7 +54,7 @@ def test_coding_in_tiles_keeps_every_prefix_exact(weights, sample, coded):
   assert coding.encode(tiled, sample[100:170, 200:300]) == coded[0]
   image = sample[:200, :300]
   data = coding.encode(tiled, image)
-  _, reconstructions = tiled.model.compress_layers(image, LAYERS)
+  _, reconstructions = tiled.model.compress_layers(tf.constant(image), LAYERS)
   whole = zoo.load_file(weights)
   for k in range(1, LAYERS + 1):
     np.testing.assert_array_equal(coding.decode(tiled, data, layers=k),

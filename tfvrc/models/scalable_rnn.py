@@ -10,17 +10,20 @@ HD and D carry their LSTM state from one iteration to the next.
 The rate knob is the number of layers, 1..K. A file holds one layer (y's and
 z's strings) per iteration, and any prefix of its layers decodes
 (`bitstream.truncate_layers`): the decoder needs only the states it builds
-itself. For that to be exact, the encoder runs the decoder's own step
-functions (`_hyper_steps`, `_decode_step`), float32 with fixed signatures, on
-what it has just coded, so its k-th reconstruction is the decoder's, bit for
-bit. The tables come from a fixed-point twin of HD (`layers.fixed_point`),
-so a file decodes on any machine. Coding is driven from Python
-(`graph_coding` False).
+itself. For that to be exact, the encoder runs the decoder's own functions
+(`_hyper_steps`, `_synthesis_steps`), float32 with fixed signatures, on what
+it has just coded, so its k-th reconstruction is the decoder's, bit for bit.
+The tables come from a fixed-point twin of HD (`layers.fixed_point`), so a
+file decodes on any machine. Coding is driven from Python (`graph_coding`
+False); E and D run tile by tile (`tiling`), every iteration of a tile in
+turn, so memory does not grow with the image's activations.
 
 Loss, as the original's: the sum over prefixes k of their RD cost,
 lambda_k * MSE_k + sum_{j<=k} bpp_j, so layer j's rate counts K - j + 1 times
 and every prefix is trained to be a good image on its own.
 """
+
+import functools
 
 import numpy as np
 import tensorflow as tf
@@ -38,7 +41,7 @@ from tfvrc.models import tiling
 # E and HE downsample 64x in all: inputs are padded to a multiple of it.
 PAD_MULTIPLE = 64
 LATENT_FACTOR = 16  # y is 16x smaller than the (padded) image
-# Coding runs E and D tile by tile (`tiling.windows`), every iteration of a
+# Coding runs E and D tile by tile (`tiling.tiled`), every iteration of a
 # tile before the next tile, with context per side of their reach over the
 # iterations, per layer of the model: measured by gradients at K = 4, the
 # encoder's E and D iterations reach 206 pixels and D alone 5 latent samples.
@@ -203,9 +206,15 @@ class ScalableRNN(base.CompressionModel):
     y_spec = tf.TensorSpec([1, None, None, self.latent_depth], tf.float32)
     params = tf.TensorSpec([1, None, None, 2 * self.latent_depth], tf.float32)
     string = tf.TensorSpec([1], tf.string)
-    self._analysis_step = tf.function(self.analysis_stack, input_signature=[
-        tf.TensorSpec([1, None, None, 3], tf.float32),
-        self.analysis_stack.state_spec()])
+    image_spec = tf.TensorSpec([1, None, None, 3], tf.float32)
+    # Per number of layers: E and D over the image's tiles, and D alone.
+    self._latent_steps = [tf.function(
+        functools.partial(self.latents, layers=k), input_signature=[
+            image_spec]) for k in range(1, self.max_layers + 1)]
+    self._synthesis_steps = [tf.function(
+        self.synthesis, input_signature=[tf.TensorSpec(
+            [1, None, None, k * self.latent_depth], tf.float32)])
+                             for k in range(1, self.max_layers + 1)]
     self._side_steps = [tf.function(
         self._side_step(side), input_signature=[
             y_spec, self.hyper_analysis_stack.state_spec()])
@@ -221,9 +230,6 @@ class ScalableRNN(base.CompressionModel):
         input_signature=[y_spec, params])
     self._decode_latent = tf.function(
         self.coder.decompress, input_signature=[string, params])
-    self._decode_step = tf.function(
-        self.synthesis_stack, input_signature=[
-            y_spec, self.synthesis_stack.state_spec()])
 
   def coder_tables(self):
     tables = {}
@@ -263,70 +269,65 @@ class ScalableRNN(base.CompressionModel):
     """Codes a uint8 image's first `layers` layers: (flat strings, y's then
     z's of each layer, and with `reconstruct` the uint8 image after each
     layer as the decoder decodes those strings, else None)."""
-    ys = self._tiled_latents(image, layers)
-    y_h, y_w = ys.shape[1:3]
+    x = tf.cast(image, tf.float32)[None]
+    ys = tf.split(self._latent_steps[layers - 1](x), layers, axis=-1)
+    y_h, y_w = (int(n) for n in ys[0].shape[1:3])
     s_ha = self.hyper_analysis_stack.initial_state(1, y_h, y_w)
     s_hs = self.hyper_synthesis_stack.initial_state(1, y_h // 4, y_w // 4)
     z_shape = tf.constant([y_h // 4, y_w // 4], tf.int32)
     strings, y_hats = [], []
     for k in range(layers):
-      y = tf.constant(ys[k][None])
-      z_string, s_ha = self._side_steps[k](y, s_ha)
+      z_string, s_ha = self._side_steps[k](ys[k], s_ha)
       params, s_hs = self._hyper_steps[k](z_string, z_shape, s_hs)
-      y_string, y_hat = self._code_latent(y, params)
+      y_string, y_hat = self._code_latent(ys[k], params)
       strings += [y_string.numpy()[0], z_string.numpy()[0]]
       y_hats.append(y_hat)
-    return strings, (self._tiled_synthesis(y_hats, image.shape[:2], True)
-                     if reconstruct else None)
+    if not reconstruct:
+      return strings, None
+    # Each prefix by the very function that decodes it.
+    return strings, [self._image(y_hats[:k], tf.shape(image))
+                     for k in range(1, layers + 1)]
 
-  def _tiled_latents(self, image, layers):
-    """y of the first `layers` iterations, [layers, h, w, C] numpy for the
-    padded image: per tile, every iteration's E, and D on its y rounded as
-    the coder quantizes it, to form the next residual."""
-    height, width = (int(n) for n in image.shape[:2])
-    padded = [-(-n // PAD_MULTIPLE) * PAD_MULTIPLE for n in (height, width)]
-    ys = np.zeros([layers, padded[0] // LATENT_FACTOR,
-                   padded[1] // LATENT_FACTOR, self.latent_depth], np.float32)
-    margin = ENCODER_MARGIN_PER_LAYER * self.max_layers
-    for (top, bottom, left, right), kept in tiling.windows(
-        *padded, self.tile_size, margin):
-      part = tf.cast(image[top:min(bottom, height), left:min(right, width)],
-                     tf.float32)[None] / 255. - .5
-      residual = tf.pad(part, [[0, 0], [0, bottom - top - part.shape[1]],
-                               [0, right - left - part.shape[2]], [0, 0]])
-      s_a = self.analysis_stack.initial_state(1, bottom - top, right - left)
-      s_s = self.synthesis_stack.initial_state(
-          1, (bottom - top) // LATENT_FACTOR, (right - left) // LATENT_FACTOR)
-      rows, cols = _kept(kept, top, left, LATENT_FACTOR)
-      for k in range(layers):
-        y, s_a = self._analysis_step(residual, s_a)
-        x_tilde, s_s = self._decode_step(tf.round(y), s_s)
+  def _image(self, y_hats, shape):
+    """The uint8 image of `shape` that D makes of the layers `y_hats`."""
+    x_hat = self._synthesis_steps[len(y_hats) - 1](tf.concat(y_hats, -1))
+    return base.to_uint8(x_hat[0, :shape[0], :shape[1], :]).numpy()
+
+  def latents(self, x, layers):
+    """y of the first `layers` iterations on x (0..255, [1, H, W, 3]),
+    stacked on channels: per tile, every iteration's E, then D on y rounded
+    as the coder quantizes it, to form the next residual."""
+    def iterations(residual):
+      s_a = self.analysis_stack.initial_state(1, *tf.unstack(
+          tf.shape(residual)[1:3]))
+      s_s = self.synthesis_stack.initial_state(1, *tf.unstack(
+          tf.shape(residual)[1:3] // LATENT_FACTOR))
+      ys = []
+      for _ in range(layers):
+        y, s_a = self.analysis_stack(residual, s_a)
+        x_tilde, s_s = self.synthesis_stack(tf.round(y), s_s)
         residual -= x_tilde
-        ys[k, rows[1], cols[1]] = y[0, rows[0], cols[0]].numpy()
-    return ys
+        ys.append(y)
+      return tf.concat(ys, -1)
+    return tiling.tiled(iterations, pad(x / 255. - .5), self.tile_size,
+                        ENCODER_MARGIN_PER_LAYER * self.max_layers,
+                        layers * self.latent_depth, down=LATENT_FACTOR)
 
-  def _tiled_synthesis(self, y_hats, shape, every_layer=False):
-    """The uint8 image of `shape` after the last of `y_hats` ([1, h, w, C]
-    each), or after each with `every_layer`: per tile of the latent, D over
-    every layer in turn."""
-    y_h, y_w = (int(n) for n in y_hats[0].shape[1:3])
-    kept_layers = range(len(y_hats)) if every_layer else [len(y_hats) - 1]
-    images = {k: np.zeros([y_h * LATENT_FACTOR, y_w * LATENT_FACTOR, 3],
-                          np.uint8) for k in kept_layers}
-    tile = self.tile_size // LATENT_FACTOR
-    for (top, bottom, left, right), kept in tiling.windows(
-        y_h, y_w, tile, DECODER_MARGIN_PER_LAYER * self.max_layers):
-      s_s = self.synthesis_stack.initial_state(1, bottom - top, right - left)
-      rows, cols = _kept(kept, top, left, 1, LATENT_FACTOR)
+  def synthesis(self, y_hats):
+    """The image (0..255, padded) after the layers stacked on the channels
+    of y_hats: per tile of the latent, D over every layer in turn."""
+    def iterations(window):
+      s_s = self.synthesis_stack.initial_state(1, *tf.unstack(
+          tf.shape(window)[1:3]))
       total = 0.
-      for k, y_hat in enumerate(y_hats):
-        x_tilde, s_s = self._decode_step(y_hat[:, top:bottom, left:right],
-                                         s_s)
+      for y_hat in tf.split(window, y_hats.shape[-1] // self.latent_depth,
+                            axis=-1):
+        x_tilde, s_s = self.synthesis_stack(y_hat, s_s)
         total += x_tilde
-        if k in images:
-          images[k][rows[1], cols[1]] = base.to_uint8(
-              255. * (.5 + total[0, rows[0], cols[0]])).numpy()
-    return [images[k][:shape[0], :shape[1]] for k in kept_layers]
+      return 255. * (.5 + total)
+    return tiling.tiled(iterations, y_hats, self.tile_size // LATENT_FACTOR,
+                        DECODER_MARGIN_PER_LAYER * self.max_layers, 3,
+                        up=LATENT_FACTOR)
 
   # --- Coding as integers, for serving (see base.CompressionModel) --------
   # The same steps as above, with symbols where the range coder was. A
@@ -341,31 +342,27 @@ class ScalableRNN(base.CompressionModel):
   def analyze(self, x, rate):
     """Every layer's (the client keeps the first `rate`)."""
     del rate
-    residual = pad(x / 255. - .5)
-    s_a, s_ha, s_hs, s_s = self._initial_states(residual)
+    ys = tf.split(self.latents(x, self.max_layers), self.max_layers, axis=-1)
+    y_h, y_w = tf.unstack(tf.shape(ys[0])[1:3])
+    s_ha = self.hyper_analysis_stack.initial_state(1, y_h, y_w)
+    s_hs = self.hyper_synthesis_stack.initial_state(1, y_h // 4, y_w // 4)
     coded = []
-    for side in self.side_codecs:
-      y, s_a = self.analysis_stack(residual, s_a)
+    for y, side in zip(ys, self.side_codecs):
       z, s_ha = self.hyper_analysis_stack(tf.abs(y), s_ha)
       (z_coded,), z_hat = side.symbols(z, None)
       params, s_hs = self._hyper_parameters(z_hat, s_hs)
-      y_coded = self.coder.symbols(y, params)
-      x_tilde, s_s = self.synthesis_stack(
-          self.coder.values(y_coded[0], params), s_s)
-      residual -= x_tilde
-      coded += [y_coded, z_coded]
+      coded += [self.coder.symbols(y, params), z_coded]
     return coded
 
-  def _padded_states(self, shape):
-    """z's shape and the zero (HD, D) states of an image of `shape`."""
-    padded = -(-shape // PAD_MULTIPLE) * PAD_MULTIPLE
-    _, _, s_hs, s_s = self._initial_states(tf.zeros([1, padded[0],
-                                                     padded[1], 3]))
-    return padded // PAD_MULTIPLE, s_hs, s_s
+  def _z_shape_and_states(self, shape):
+    """z's shape and HD's zero states for an image of `shape`."""
+    z_shape = -(-shape // PAD_MULTIPLE)
+    return z_shape, self.hyper_synthesis_stack.initial_state(
+        1, *tf.unstack(z_shape))
 
   def _y_parameters(self, layers, z_symbols, shape):
     """y's Gaussian parameters of each of the first `layers` layers."""
-    z_shape, s_hs, _ = self._padded_states(shape)
+    z_shape, s_hs = self._z_shape_and_states(shape)
     params = []
     for k in range(layers):
       z_hat = self.side_codecs[k].dequantize((z_symbols[k],), z_shape, None)
@@ -376,7 +373,7 @@ class ScalableRNN(base.CompressionModel):
   def decode_indexes(self, k, known, shape, rate):
     layer, is_side = divmod(k, 2)
     if is_side:
-      z_shape, _, _ = self._padded_states(shape)
+      z_shape, _ = self._z_shape_and_states(shape)
       return self.side_codecs[layer].decode_indexes((), z_shape, None)
     params = self._y_parameters(
         layer + 1, [known[2 * j + 1] for j in range(layer + 1)], shape)
@@ -385,13 +382,9 @@ class ScalableRNN(base.CompressionModel):
   def synthesize(self, symbols, shape, rate):
     layers = len(symbols) // self.num_strings
     params = self._y_parameters(layers, symbols[1::2], shape)
-    _, _, s_s = self._padded_states(shape)
-    total = 0.
-    for y_symbols, p in zip(symbols[0::2], params):
-      x_tilde, s_s = self.synthesis_stack(self.coder.values(y_symbols, p),
-                                          s_s)
-      total += x_tilde
-    return 255. * (.5 + total)
+    return self.synthesis(tf.concat(
+        [self.coder.values(y_symbols, p)
+         for y_symbols, p in zip(symbols[0::2], params)], -1))
 
   def cdf_tables(self):
     return [table for side in self.side_codecs
@@ -412,25 +405,10 @@ class ScalableRNN(base.CompressionModel):
     if len(strings) != self.num_strings * layers:
       raise ValueError(f"{layers} layers take {self.num_strings * layers} "
                        f"strings, got {len(strings)}")
-    shape = [int(n) for n in np.asarray(shape)]
-    z_shape = [-(-n // PAD_MULTIPLE) for n in shape]
-    s_hs = self.hyper_synthesis_stack.initial_state(1, *z_shape)
+    z_shape, s_hs = self._z_shape_and_states(tf.cast(shape, tf.int32))
     y_hats = []
     for k in range(layers):
       y_string, z_string = (tf.constant([s]) for s in strings[2 * k:2 * k + 2])
-      params, s_hs = self._hyper_steps[k](z_string, tf.constant(z_shape),
-                                          s_hs)
+      params, s_hs = self._hyper_steps[k](z_string, z_shape, s_hs)
       y_hats.append(self._decode_latent(y_string, params))
-    return tf.constant(self._tiled_synthesis(y_hats, shape)[0])
-
-
-def _kept(kept, top, left, factor, up=1):
-  """(rows, columns) slices of a tile's kept part: in its window's output
-  and in the whole output, for outputs `factor` times smaller (or `up`
-  times larger) than the window's input."""
-  k_top, k_bottom, k_left, k_right = kept
-  def scaled(start, stop, origin):
-    return (slice((start - origin) * up // factor,
-                  (stop - origin) * up // factor),
-            slice(start * up // factor, stop * up // factor))
-  return scaled(k_top, k_bottom, top), scaled(k_left, k_right, left)
+    return tf.constant(self._image(y_hats, shape))
