@@ -398,7 +398,8 @@ class ScalableRNN(base.CompressionModel):
     return layers
 
   def _compress(self, image, rate):
-    return self.compress_layers(image, self._check_layers(rate))[0]
+    return self.compress_layers(image, self._check_layers(rate),
+                                reconstruct=False)[0]
 
   def _decompress(self, shape, rate, *strings):
     layers = self._check_layers(rate)
