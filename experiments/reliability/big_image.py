@@ -3,7 +3,7 @@
 Each size is the shipped sample resized (bicubic) to WxH; each command runs
 in a fresh process, which reports its peak resident memory. The peak per
 megapixel is the slope between the smallest and the largest size. Prints a
-table and writes JSON (results/big_image.json, or big_image_MODEL.json).
+table and writes JSON (results/big_image_MODEL.json).
 
   python experiments/reliability/big_image.py                    # 1 and 48 MP
   python experiments/reliability/big_image.py --sizes 1000x1000 --model NAME
@@ -47,7 +47,7 @@ def measured(args):
 
 def main(_):
   from PIL import Image  # pylint: disable=import-outside-toplevel
-  from tfvrc import cli  # pylint: disable=import-outside-toplevel
+  from tfvrc import cli, zoo  # pylint: disable=import-outside-toplevel
   model = ["--model", FLAGS.model] if FLAGS.model else []
   rows = []
   print(f"{'size':>11s} {'MP':>6s} {'compress MB':>12s} {'s':>6s} "
@@ -80,11 +80,11 @@ def main(_):
         f"{k} {v}" for k, v in slope.items()))
   out = os.path.join(REPO, FLAGS.out)
   os.makedirs(out, exist_ok=True)
-  path = os.path.join(out, "big_image.json" if FLAGS.model is None
-                      else f"big_image_{FLAGS.model}.json")
+  name = FLAGS.model or zoo.DEFAULT_MODEL
+  path = os.path.join(out, f"big_image_{name}.json")
   with open(path, "w") as f:
-    json.dump(dict(model=FLAGS.model or "default", rows=rows,
-                   mb_per_megapixel=slope), f, indent=2)
+    json.dump(dict(model=name, rows=rows, mb_per_megapixel=slope), f,
+              indent=2)
   print(f"results in {path}")
 
 
