@@ -16,8 +16,8 @@ floats, which is why training uses it but coding does not. Since format
 version 3 the step and phi are computed in fixed point and the pmfs as
 integer masses (`exact_mixture`), so the tables are also the same on other
 machines and settings; version-2 files decode with the float step that
-wrote them. Channels that are
-zero everywhere are flagged and skipped, as the original does. y's string:
+wrote them. Channels that are zero everywhere are flagged and skipped, as
+the original does. y's string:
 minmax (u16), the channel flags, a CRC32 of y_hat, the range-coded symbols.
 `encode_latent` / `decode_latent` write and read it with any step function:
 the model's own, or a server's (`tfvrc.serving`).
