@@ -268,7 +268,7 @@ def test_files_decode_under_other_settings(tmp_path, model, rnn, msrb,
   for codec, rate in ((model, 10.), (rnn, 4.), (msrb, msrb.default_rate)):
     paths.append(str(tmp_path / f"{codec.codec_name}.tfvrc"))
     with open(paths[-1], "wb") as f:
-      f.write(coding.encode(codec, sample[:256, :384], rate))
+      f.write(coding.encode(codec, sample[:128, :192], rate))
   env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=onednn,
              TF_CPP_MIN_LOG_LEVEL="2")
   result = subprocess.run([sys.executable, "-c", DECODE, *paths],
