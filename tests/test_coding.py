@@ -38,6 +38,7 @@ def test_file_size_close_to_the_estimate(model, sample):
   assert len(data) * 8 == pytest.approx(float(estimated_bits), rel=0.02)
 
 
+@pytest.mark.slow
 def test_second_process_decodes_identical_pixels(model, sample, tmp_path):
   data = coding.encode(model, sample)
   path = tmp_path / "kodim23.tfvrc"

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfvrc import coding, export
@@ -24,6 +25,7 @@ assert not any(m.startswith("tfvrc") for m in sys.modules), "tfvrc imported"
 """
 
 
+@pytest.mark.slow
 def test_savedmodel_in_a_process_without_tfvrc(model, sample, tmp_path):
   export.export(model, str(tmp_path / "codec"))
   image = sample[:96, :128]

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 from PIL import Image
+import pytest
 
 from conftest import random_image, run_tfvrc
 from tfvrc import coding, folders, io
@@ -48,6 +49,7 @@ def test_decoded_names_are_lossless_pngs():
   assert folders.png_name("sub/a.JPG.tfvrc") == "sub/a.JPG.png"
 
 
+@pytest.mark.slow
 def test_compress_dir_command_reports_and_fails_on_a_bad_file(tmp_path):
   source = tmp_path / "in"
   source.mkdir()

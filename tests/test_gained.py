@@ -106,6 +106,7 @@ def test_file_size_grows_strictly_with_the_rate(model, sample):
   assert all(a < b for a, b in zip(sizes, sizes[1:])), sizes
 
 
+@pytest.mark.slow
 def test_default_model_spans_015_to_1_bpp_on_kodak(model, kodak):
   images = [io.read_image(path) for path in kodak]
   lo, hi = model.rate_range

@@ -104,6 +104,7 @@ def test_a_file_cut_inside_a_layer_is_refused(codec, coded):
     coding.decode(codec, data[:-10])
 
 
+@pytest.mark.slow
 def test_cli_truncate_and_decompress_in_fresh_processes(weights, coded,
                                                         tmp_path):
   data, reconstructions = coded

@@ -106,6 +106,7 @@ def test_export_is_the_weights_file_under_its_name(tmp_path):
       "saved_model", "weights.npz"]
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_finite_checkpoint(
     tmp_path, run_in_process):
   out = tmp_path / "run"
@@ -242,9 +243,8 @@ FAMILY_FLAGS = {
 
 # The default family in the default run; the others (a minute each) with
 # `pytest -m slow`.
-@pytest.mark.parametrize("family", [
-    f if f == "gained" else pytest.param(
-        f, marks=pytest.mark.slow) for f in sorted(FAMILY_FLAGS)])
+@pytest.mark.slow
+@pytest.mark.parametrize("family", sorted(FAMILY_FLAGS))
 def test_bfloat16_training_gives_a_model_that_round_trips(family, tmp_path):
   """bfloat16 training of every family (own process: the precision policy
   is global); the written model codes in float32, bit-exactly."""

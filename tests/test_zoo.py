@@ -86,6 +86,7 @@ def entropy_parameters(gained, x, rate):
   return y, hyper.parameters(z_hat, tf.shape(y)[1:3])
 
 
+@pytest.mark.slow
 def test_a_wider_model_starts_as_the_narrower_one(tmp_path):
   """init_from into more latent channels: up to float rounding, the same
   reconstruction and the same entropy parameters for the old channels (means
