@@ -271,10 +271,8 @@ class ScalableRNN(base.CompressionModel):
     layer as the decoder decodes those strings, else None)."""
     x = tf.cast(image, tf.float32)[None]
     ys = tf.split(self._latent_steps[layers - 1](x), layers, axis=-1)
-    y_h, y_w = (int(n) for n in ys[0].shape[1:3])
-    s_ha = self.hyper_analysis_stack.initial_state(1, y_h, y_w)
-    s_hs = self.hyper_synthesis_stack.initial_state(1, y_h // 4, y_w // 4)
-    z_shape = tf.constant([y_h // 4, y_w // 4], tf.int32)
+    s_ha = self._hyper_analysis_states(ys[0])
+    z_shape, s_hs = self._z_shape_and_states(tf.shape(image)[:2])
     strings, y_hats = [], []
     for k in range(layers):
       z_string, s_ha = self._side_steps[k](ys[k], s_ha)
@@ -343,9 +341,8 @@ class ScalableRNN(base.CompressionModel):
     """Every layer's (the client keeps the first `rate`)."""
     del rate
     ys = tf.split(self.latents(x, self.max_layers), self.max_layers, axis=-1)
-    y_h, y_w = tf.unstack(tf.shape(ys[0])[1:3])
-    s_ha = self.hyper_analysis_stack.initial_state(1, y_h, y_w)
-    s_hs = self.hyper_synthesis_stack.initial_state(1, y_h // 4, y_w // 4)
+    s_ha = self._hyper_analysis_states(ys[0])
+    _, s_hs = self._z_shape_and_states(tf.shape(x)[1:3])
     coded = []
     for y, side in zip(ys, self.side_codecs):
       z, s_ha = self.hyper_analysis_stack(tf.abs(y), s_ha)
@@ -353,6 +350,11 @@ class ScalableRNN(base.CompressionModel):
       params, s_hs = self._hyper_parameters(z_hat, s_hs)
       coded += [self.coder.symbols(y, params), z_coded]
     return coded
+
+  def _hyper_analysis_states(self, y):
+    """HE's zero states for a latent like y."""
+    return self.hyper_analysis_stack.initial_state(1, *tf.unstack(
+        tf.shape(y)[1:3]))
 
   def _z_shape_and_states(self, shape):
     """z's shape and HD's zero states for an image of `shape`."""

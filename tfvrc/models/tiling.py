@@ -8,9 +8,7 @@ is kept. So every kept output sample sees the same input as in one pass
 over the whole image, and a tile at the image's edge stops there, where the
 one pass pads with zeros too. Tile corners are multiples of the transform's
 stride, so the sampling grids agree. An input of at most one tile runs as
-one pass over the whole input. `tiled` runs a function per tile in a graph
-loop; `windows` gives the tiles to a Python loop (the scalable RNN runs its
-recurrent steps per tile).
+one pass over the whole input.
 """
 
 import tensorflow as tf
@@ -57,15 +55,3 @@ def tiled(fn, x, tile, margin, channels, up=1, down=1):
   output.set_shape([1, None, None, channels])
   return output
 
-
-def windows(height, width, tile, margin):
-  """The tiles of an input of height x width, as Python ints for a caller
-  that runs its own steps per tile: per tile, (window, kept), window =
-  (top, bottom, left, right) of the input with `margin` samples of context
-  on each side, clipped to the input, and kept = the tile itself, in the
-  same coordinates; the kept parts cover the input once."""
-  for top in range(0, height, tile):
-    for left in range(0, width, tile):
-      yield ((max(top - margin, 0), min(top + tile + margin, height),
-              max(left - margin, 0), min(left + tile + margin, width)),
-             (top, min(top + tile, height), left, min(left + tile, width)))

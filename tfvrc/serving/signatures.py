@@ -20,10 +20,9 @@ symbols and table indexes are int32 [height, width, channels] of its latent):
     weights_digest in hex, rate_range, default_rate, rate_points,
     num_strings, max_layers, format_versions), the decode order
     (decode_order), the context strings (context_strings) and the range
-    coder's tables (cdf_k,
-    cdf_offset_k; empty for a context string). TF Serving's REST API refuses
-    signatures without inputs, so it takes the client's protocol version and
-    checks it.
+    coder's tables (cdf_k, cdf_offset_k; empty for a context string). TF
+    Serving's REST API refuses signatures without inputs, so it takes the
+    client's protocol version and checks it.
 
 `export` writes them as a SavedModel; `freeze` as one GraphDef per signature
 (weights as constants), which the command line's cache holds.
