@@ -52,6 +52,10 @@ flags.DEFINE_integer("rate_steps", 31, "Continuous rates per variable-rate "
 flags.DEFINE_bool("progress", True, "Show progress bars.")
 flags.DEFINE_string("out", None, "Output folder (default: "
                     "experiments/STUDY/results).")
+flags.DEFINE_string("init_from", None, "A zoo name or weights file every run "
+                    "starts from (the trainer's --init_from): a pre-training "
+                    "all runs share, outside the --steps each run gets, so "
+                    "short runs can reach the quality a question needs.")
 
 ANCHORS = ("webp", "hevc444")
 METRICS = ("psnr-rgb", "ms-ssim-rgb")
@@ -70,7 +74,19 @@ def scale():
   return dict(num_filters=FLAGS.num_filters, latent_depth=FLAGS.latent_depth,
               steps=FLAGS.steps, patch_size=FLAGS.patch_size,
               batch_size=FLAGS.batch_size, lr=FLAGS.lr, lmbdas=lmbdas(),
-              train_data=from_repo(FLAGS.train_data))
+              train_data=from_repo(FLAGS.train_data),
+              init_from=FLAGS.init_from and {
+                  "weights": FLAGS.init_from,
+                  "steps": zoo.read_meta(start_weights())["steps"]})
+
+
+def start_weights():
+  """The weights file of --init_from (a zoo name or a path), or None."""
+  if not FLAGS.init_from:
+    return None
+  if FLAGS.init_from in zoo.names():
+    return zoo.path_of(FLAGS.init_from)
+  return from_repo(FLAGS.init_from)
 
 
 def independent_runs():
@@ -84,9 +100,10 @@ def run_dir(name):
   return os.path.join(FLAGS.runs, name)
 
 
-def train(name, *model_flags):
-  """Trains run `name` (`tfvrc.train` flags for the model) unless done;
-  returns its weights file."""
+def train(name, *model_flags, init_from=None):
+  """Trains run `name` (`tfvrc.train` flags for the model) unless done,
+  from `init_from` (default: --init_from's weights, if any); returns its
+  weights file."""
   out = run_dir(name)
   weights = os.path.join(out, "weights.npz")
   if os.path.exists(weights) and zoo.read_meta(weights)["steps"] == FLAGS.steps:
@@ -107,6 +124,9 @@ def train(name, *model_flags):
       f"--checkpoint_every={steps_per_epoch}", f"--lr={FLAGS.lr}",
       f"--lr_decay_steps={FLAGS.steps * 3 // 4}", "--lr_decay_factor=0.3",
       "--seed=1", "--verbose=2", *model_flags]
+  init_from = init_from or start_weights()
+  if init_from:
+    command.append(f"--init_from={init_from}")
   print(f"{name}: training {FLAGS.steps} steps, log in {out}/train.log",
         flush=True)
   with open(os.path.join(out, "train.log"), "a", encoding="utf-8") as log:
@@ -247,6 +267,8 @@ def write(study, num_images, curves, rows, params, extra=None):
     plot.write_plot(os.path.join(out, name), curves, force=True,
                     metric=metric, db=True, max_bpp=2.,
                     title=f"Kodak, {FLAGS.num_filters}/{FLAGS.latent_depth} "
-                          f"channels, {FLAGS.steps} steps each")
+                          f"channels, {FLAGS.steps} steps each"
+                          + (f" from {FLAGS.init_from}" if FLAGS.init_from
+                             else ""))
   print(f"\nresults in {out}/ ({study}.json, rd.png, rd-msssim.png)")
 

@@ -2,6 +2,7 @@
 (Su et al., ICIP 2020).
 
   nice -n 5 python experiments/scalable_rnn/run.py [--steps 2000] [--runs DIR]
+      [--init_from scalable-rnn-mse]
 
 Trains, at one scale (below, in the JSON): the scalable_rnn model with K
 layers at the paper's lambdas (0.01, 0.02, 0.04, 0.08), and K independent
@@ -15,18 +16,27 @@ BD-rate of the layered curve against the independent one (PSNR, MS-SSIM)
 and against WebP and HEVC-intra, the bytes a layered prefix costs over the
 independent file at each k, and plots both with the paper's published curve
 (PAPERS.md 3.4: the authors' RDdata.xlsx, 400,000 steps at full width).
+With --init_from (a layered model of the same N and M, e.g. the zoo's
+scalable-rnn-mse), every run starts from it, the layered run as it is and
+each single-layer run from its first iteration (`first_layer_start`): short
+runs then start where the question can be asked, beyond the first thousands
+of steps in which a one-layer model's PSNR does not yet rise with lambda.
 Writes experiments/scalable_rnn/results/{scalable_rnn.json, rd.png,
 rd-msssim.png}.
 """
 
+import json
 import os
+import re
 import sys
 
 from absl import app
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 import study  # pylint: disable=wrong-import-position
+from tfvrc import zoo  # pylint: disable=wrong-import-position
 
 FLAGS = study.FLAGS
 
@@ -60,12 +70,30 @@ def overheads(layered, independent):
           for k in range(len(b["bpp"]))]
 
 
+def first_layer_start(name, lmbda):
+  """--init_from's weights (a layered model) cut to its first iteration, at
+  `lmbda`: the start of single-layer run `name` (its per-layer hyper-latent
+  priors after the first are dropped)."""
+  path = os.path.join(study.run_dir(name), "start.npz")
+  with np.load(study.start_weights()) as f:
+    meta = json.loads(str(f["meta"]))
+    weights = {k: f[k] for k in f.files if k.startswith(zoo.KEY_PREFIX)
+               and not re.match(zoo.KEY_PREFIX + r"side_[1-9]", k)}
+  meta["config"]["lmbdas"] = [lmbda]
+  meta["notes"] = f"first iteration of {FLAGS.init_from}: {meta['notes']}"
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  np.savez_compressed(path, meta=np.array(json.dumps(meta)), **weights)
+  return path
+
+
 def main(argv):
   del argv
   layers = len(FLAGS.lmbdas)
   study.train("rnn-layered", *layered_flags())
   for name, model_flags in single_layer_runs().items():
-    study.train(name, *model_flags)
+    start = (first_layer_start(name, float(model_flags[1].split("=")[1]))
+             if FLAGS.init_from else None)
+    study.train(name, *model_flags, init_from=start)
   test_images = study.images()
   layered, layered_params = study.evaluate_run(
       "rnn-layered", test_images, [float(k) for k in range(1, layers + 1)])
