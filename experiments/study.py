@@ -106,7 +106,9 @@ def train(name, *model_flags, init_from=None):
   weights file."""
   out = run_dir(name)
   weights = os.path.join(out, "weights.npz")
-  if os.path.exists(weights) and zoo.read_meta(weights)["steps"] == FLAGS.steps:
+  init_from = init_from or start_weights()
+  start = [f"--init_from={init_from}"] if init_from else []
+  if os.path.exists(weights) and _trained_as(weights, start):
     print(f"{name}: trained ({weights})", flush=True)
     return weights
   os.makedirs(out, exist_ok=True)
@@ -123,10 +125,7 @@ def train(name, *model_flags, init_from=None):
       f"--steps={FLAGS.steps}", f"--steps_per_epoch={steps_per_epoch}",
       f"--checkpoint_every={steps_per_epoch}", f"--lr={FLAGS.lr}",
       f"--lr_decay_steps={FLAGS.steps * 3 // 4}", "--lr_decay_factor=0.3",
-      "--seed=1", "--verbose=2", *model_flags]
-  init_from = init_from or start_weights()
-  if init_from:
-    command.append(f"--init_from={init_from}")
+      "--seed=1", "--verbose=2", *model_flags, *start]
   print(f"{name}: training {FLAGS.steps} steps, log in {out}/train.log",
         flush=True)
   with open(os.path.join(out, "train.log"), "a", encoding="utf-8") as log:
@@ -136,6 +135,14 @@ def train(name, *model_flags, init_from=None):
     raise RuntimeError(f"training {name} failed (exit {done.returncode}); "
                        f"see {out}/train.log")
   return weights
+
+
+def _trained_as(weights, start):
+  """Whether the run's weights saw --steps steps from the same start (the
+  trainer keeps its command line in the notes)."""
+  meta = zoo.read_meta(weights)
+  started = [f for f in meta["notes"].split() if f.startswith("--init_from=")]
+  return meta["steps"] == FLAGS.steps and started == start
 
 
 def load(name):

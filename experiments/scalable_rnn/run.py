@@ -90,9 +90,10 @@ def main(argv):
   del argv
   layers = len(FLAGS.lmbdas)
   study.train("rnn-layered", *layered_flags())
-  for name, model_flags in single_layer_runs().items():
-    start = (first_layer_start(name, float(model_flags[1].split("=")[1]))
-             if FLAGS.init_from else None)
+  for lmbda, (name, model_flags) in zip(FLAGS.lmbdas,
+                                        single_layer_runs().items()):
+    start = (first_layer_start(name, float(lmbda)) if FLAGS.init_from
+             else None)
     study.train(name, *model_flags, init_from=start)
   test_images = study.images()
   layered, layered_params = study.evaluate_run(
