@@ -25,18 +25,15 @@ Writes experiments/scalable_rnn/results/{scalable_rnn.json, rd.png,
 rd-msssim.png}.
 """
 
-import json
 import os
-import re
 import sys
 
 from absl import app
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 import study  # pylint: disable=wrong-import-position
-from tfvrc import zoo  # pylint: disable=wrong-import-position
+from tfvrc import models, zoo  # pylint: disable=wrong-import-position
 
 FLAGS = study.FLAGS
 
@@ -75,14 +72,19 @@ def first_layer_start(name, lmbda):
   `lmbda`: the start of single-layer run `name` (its per-layer hyper-latent
   priors after the first are dropped)."""
   path = os.path.join(study.run_dir(name), "start.npz")
-  with np.load(study.start_weights()) as f:
-    meta = json.loads(str(f["meta"]))
-    weights = {k: f[k] for k in f.files if k.startswith(zoo.KEY_PREFIX)
-               and not re.match(zoo.KEY_PREFIX + r"side_[1-9]", k)}
-  meta["config"]["lmbdas"] = [lmbda]
-  meta["notes"] = f"first iteration of {FLAGS.init_from}: {meta['notes']}"
+  start = study.start_weights()
+  meta = zoo.read_meta(start)
+  source = models.create(meta["family"], **meta["config"])
+  zoo.init_from(source, start)
+  source_keys = zoo.weight_keys(source)
+  by_key = {source_keys[w.ref()]: w for w in source.trainable_weights}
+  model = models.create(meta["family"], **dict(meta["config"],
+                                                lmbdas=[lmbda]))
+  for ref, key in zoo.weight_keys(model).items():
+    ref.deref().assign(by_key[key])
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  np.savez_compressed(path, meta=np.array(json.dumps(meta)), **weights)
+  zoo.save(model, path, meta["steps"],
+           f"first iteration of {FLAGS.init_from}: {meta['notes']}")
   return path
 
 
