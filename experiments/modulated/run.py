@@ -34,14 +34,16 @@ FLAGS = study.FLAGS
 
 
 def runs(lmbdas, top):
-  """Run name -> its model flags."""
+  """Run name -> its model flags and start (None: --init_from's, if any).
+  The scaled bottlenecks start from the top independent model whatever
+  --init_from is: they learn only scales on its frozen transforms."""
   mae = ["--model=modulated", f"--lmbdas={lmbdas}"]
-  scaled = ["--model=scaled-bottleneck", f"--lmbdas={lmbdas}",
-            f"--init_from={top}/weights.npz"]
-  return {"modulated": mae,
-          "modulated-glorot": mae + ["--modulation_init=glorot"],
-          "scaled-bottleneck": scaled,
-          "scaled-bottleneck-ones": scaled + ["--gain_init=ones"]}
+  scaled = ["--model=scaled-bottleneck", f"--lmbdas={lmbdas}"]
+  top = f"{top}/weights.npz"
+  return {"modulated": (mae, None),
+          "modulated-glorot": (mae + ["--modulation_init=glorot"], None),
+          "scaled-bottleneck": (scaled, top),
+          "scaled-bottleneck-ones": (scaled + ["--gain_init=ones"], top)}
 
 
 def main(argv):
@@ -50,8 +52,8 @@ def main(argv):
   study.train_independent()
   top = study.run_dir(f"hyperprior-{max(lmbdas):g}")
   names = runs(",".join(FLAGS.lmbdas), top)
-  for name, model_flags in names.items():
-    study.train(name, *model_flags)
+  for name, (model_flags, start) in names.items():
+    study.train(name, *model_flags, init_from=start)
 
   test_images = study.images()
   rates = list(np.geomspace(min(lmbdas), max(lmbdas), FLAGS.rate_steps))
