@@ -1,8 +1,9 @@
 """Training throughput of the trainer's step on this machine.
 
 For each configuration (--configs: the default model's, the fixed-rate
-baseline at N=128, M=192 with 256x256 crops, a small one), in float32 and in
-bfloat16 (`--mixed_precision`), with and without XLA (`--jit`), a child
+baseline at N=128, M=192 with 256x256 crops, a small one, and the shipped
+scalable RNN's and asymmetric MSRB's), in float32 and in bfloat16
+(`--mixed_precision`), with and without XLA (`--jit`, unless --noxla), a child
 process builds the model exactly as `tfvrc.train` does, feeds it the trainer's
 input pipeline and runs Keras `fit`: --warmup_steps (tracing, filling the
 image cache), then --measure_steps timed from the end of the last warm-up
@@ -40,6 +41,7 @@ flags.DEFINE_string("json", "experiments/speed/results/train_throughput.json",
                     "JSON output; a relative path is taken from the repo root.")
 flags.DEFINE_list("configs", ["default", "baseline", "small"],
                   "Configurations to measure.")
+flags.DEFINE_bool("xla", True, "Also measure each setting with XLA.")
 flags.DEFINE_bool("child", False, "Internal: measure the configuration the "
                   "trainer's flags give and print it as JSON.")
 
@@ -50,6 +52,11 @@ CONFIGS = {
                  "--patch_size=256", "--batch_size=8"],
     "small": ["--num_filters=64", "--latent_depth=96", "--patch_size=128",
               "--batch_size=8"],
+    "rnn": ["--model=scalable_rnn", "--lmbdas=0.01,0.02,0.04,0.08",
+            "--num_filters=32", "--latent_depth=128", "--patch_size=128",
+            "--batch_size=4"],
+    "msrb": ["--model=asymmetric_msrb", "--num_filters=64",
+             "--patch_size=128", "--batch_size=8"],
 }
 
 
@@ -100,7 +107,8 @@ def main(argv):
     return
   load = os.getloadavg()
   rows = [run_child(name, precision, jit) for name in FLAGS.configs
-          for precision in ("float32", "bfloat16") for jit in (False, True)]
+          for precision in ("float32", "bfloat16")
+          for jit in ((False, True) if FLAGS.xla else (False,))]
   reference = {r["config"]: r.get("steps_per_s") for r in rows
                if r["precision"] == "float32" and not r["jit"]}
   for r in rows:
