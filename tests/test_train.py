@@ -241,8 +241,7 @@ FAMILY_FLAGS = {
 }
 
 
-# The default family in the default run; the others (a minute each) with
-# `pytest -m slow`.
+# A minute or more each: `pytest -m slow`.
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILY_FLAGS))
 def test_bfloat16_training_gives_a_model_that_round_trips(family, tmp_path):
