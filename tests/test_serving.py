@@ -100,12 +100,18 @@ def local(request, exported):
 
 
 def test_client_writes_the_files_compress_writes(model, local, crop):
+  """The same bytes; the same pixels from the SavedModel, and within a grey
+  level (the README's promise across settings) from the frozen graphs, run
+  with grappler off: on an AVX-512 CPU one value of the default model's crop
+  came out a level apart."""
   assert (local.codec_name, local.digest) == (model.codec_name, model.digest)
+  tolerance = int(isinstance(local.backend, backends.Frozen))
   for rate in RATES:
     data = coding.encode(local, crop, rate)
     assert data == coding.encode(model, crop, rate)
-    np.testing.assert_array_equal(coding.decode(local, data),
-                                  coding.decode(model, data))
+    difference = (coding.decode(local, data).astype(int)
+                  - coding.decode(model, data))
+    assert np.abs(difference).max() <= tolerance
 
 
 def test_a_damaged_frozen_model_is_refused(frozen, tmp_path):
