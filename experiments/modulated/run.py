@@ -39,11 +39,11 @@ def runs(lmbdas, top):
   --init_from is: they learn only scales on its frozen transforms."""
   mae = ["--model=modulated", f"--lmbdas={lmbdas}"]
   scaled = ["--model=scaled-bottleneck", f"--lmbdas={lmbdas}"]
-  top = f"{top}/weights.npz"
+  frozen = f"{top}/weights.npz"
   return {"modulated": (mae, None),
           "modulated-glorot": (mae + ["--modulation_init=glorot"], None),
-          "scaled-bottleneck": (scaled, top),
-          "scaled-bottleneck-ones": (scaled + ["--gain_init=ones"], top)}
+          "scaled-bottleneck": (scaled, frozen),
+          "scaled-bottleneck-ones": (scaled + ["--gain_init=ones"], frozen)}
 
 
 def main(argv):
