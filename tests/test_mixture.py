@@ -1,5 +1,11 @@
 """Mixture likelihoods, their integer tables, and the guarded range coder."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -39,6 +45,32 @@ def test_gaussian_likelihood_matches_scipy():
   np.testing.assert_allclose(
       mixture.likelihood(y, params, "gaussian").numpy(),
       np.maximum(expected, mixture.LIKELIHOOD_MIN), rtol=1e-4, atol=1e-7)
+
+
+def test_gllmm_likelihood_of_a_latent_with_onednn_on():
+  """A [B, H, W, C] latent's likelihood with oneDNN's kernels (on by
+  default on AVX-512 CPUs, whose softmax refuses more than 5 dimensions)
+  equals this process's."""
+  script = textwrap.dedent("""
+      import json
+      import numpy as np, tensorflow as tf
+      from tfvrc.entropy import mixture
+      rng = np.random.default_rng(3)
+      params = tf.constant(rng.normal(size=(2, 3, 5, 4 * 30)), tf.float32)
+      y = tf.constant(rng.integers(-3, 4, (2, 3, 5, 4)), tf.float32)
+      print(json.dumps(mixture.likelihood(y, params, "gllmm").numpy().tolist()))
+      """)
+  result = subprocess.run(
+      [sys.executable, "-c", script], capture_output=True, text=True,
+      timeout=300, check=False,
+      env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  rng = np.random.default_rng(3)
+  params = tf.constant(rng.normal(size=(2, 3, 5, 4 * 30)), tf.float32)
+  y = tf.constant(rng.integers(-3, 4, (2, 3, 5, 4)), tf.float32)
+  np.testing.assert_allclose(
+      json.loads(result.stdout.strip().splitlines()[-1]),
+      mixture.likelihood(y, params, "gllmm").numpy(), rtol=1e-5)
 
 
 def test_quantized_tables_give_every_symbol_a_frequency_and_total_2_16():

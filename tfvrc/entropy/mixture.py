@@ -74,11 +74,13 @@ def _components(params, kind):
   if family is None:
     weights = tf.nn.softmax(logits)
   else:  # a softmax within each family, times the family's own weight
-    shape = tf.concat([tf.shape(logits)[:-1],
-                       [family.shape[-1], COMPONENTS_PER_FAMILY]], 0)
-    within = tf.nn.softmax(tf.reshape(logits, shape))
-    weights = tf.reshape(within * tf.nn.softmax(family)[..., None],
-                         tf.shape(means))
+    # (on 3-D arrays: oneDNN's softmax, on by default on AVX-512 CPUs,
+    # refuses more than 5 dimensions)
+    families = family.shape[-1]
+    within = tf.nn.softmax(
+        tf.reshape(logits, [-1, families, COMPONENTS_PER_FAMILY]))
+    outer = tf.reshape(tf.nn.softmax(family), [-1, families, 1])
+    weights = tf.reshape(within * outer, tf.shape(means))
   return ([CDFS[f] for f in component_families(kind)], means, scales,
           weights)
 
