@@ -167,8 +167,9 @@ def write():
   for entry in list(files.values()):  # this SIMD kind's pixels of every file
     with open(os.path.join(PINNED, entry["file"]), "rb") as f:
       data = f.read()
+    header = coding.read_header(data)
     try:
-      codec = zoo.for_file(coding.read_header(data))
+      codec = zoo.for_file(header)
     except ValueError as e:  # its weights left the zoo
       print(f"dropped {entry['file']}: {e}")
       dropped[entry["file"]] = dict(file=entry["file"])
@@ -178,7 +179,7 @@ def write():
       entry["pixels"][SIMD] = sha256(
           np.ascontiguousarray(coding.decode(codec, data)).tobytes())
     except bitstream.BitstreamError as e:  # float tables differ on this kind
-      if coding.read_header(data).format_version >= 3:
+      if header.format_version >= 3:
         raise
       print(f"refused here: {entry['file']}: {e}")
       entry["pixels"][SIMD] = None
