@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tfvrc import models
+from tfvrc.entropy import conditionals
 
 
 def rd_loss(model, image):
@@ -53,3 +54,27 @@ def test_a_config_key_that_does_not_apply_is_refused():
     models.create("modulated", gain_init="ones")
   with pytest.raises(ValueError, match="lmbdas does not apply"):
     models.create("hyperprior", lmbdas=[0.01, 0.1])
+
+
+@pytest.mark.parametrize("name", sorted(conditionals.CONDITIONALS))
+def test_mixed_quantization_trains_the_synthesis_on_the_coded_values(name):
+  """With `rounded`, training hands the synthesis what the coder decodes
+  (y - mean rounded, plus the mean) and passes y's gradient straight
+  through; without it, y plus noise. The bits are the noisy y's either way."""
+  conditional = conditionals.conditional(name)(compression=False)
+  rng = np.random.default_rng(0)
+  y = tf.constant(rng.normal(0., 3., (1, 4, 4, 2)), tf.float32)
+  params = tf.constant(
+      rng.uniform(-1., 1., (1, 4, 4, 2 * conditional.num_params)), tf.float32)
+  means = conditional._split(params)[0]  # pylint: disable=protected-access
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(y)
+    y_hat, bits = conditional(y, params, training=True, rounded=True)
+    noisy, _ = conditional(y, params, training=True)
+  np.testing.assert_array_equal(
+      y_hat.numpy(), (tf.round(y - means) + means).numpy())
+  assert not np.allclose(noisy.numpy(), y_hat.numpy())
+  np.testing.assert_array_equal(tape.gradient(y_hat, y).numpy(), 1.)
+  assert np.any(tape.gradient(bits, y).numpy() != 0)
+  evaluated, _ = conditional(y, params, training=False, rounded=True)
+  np.testing.assert_array_equal(evaluated.numpy(), y_hat.numpy())

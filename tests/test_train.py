@@ -165,6 +165,17 @@ def test_a_flag_that_does_not_apply_is_refused(model, flag, tmp_path,
                    f"--data={image_folder(tmp_path / 'images')}")
 
 
+@pytest.mark.parametrize("model", ["scalable_rnn", "asymmetric_msrb"])
+def test_mixed_quantization_is_refused_without_a_hyperprior_codec(
+    model, tmp_path, run_in_process):
+  with pytest.raises(app.UsageError, match="--quantization=mixed does not "
+                     f"apply to --model={model}"):
+    run_in_process(*[f for f in TINY if "latent_depth" not in f],
+                   f"--model={model}", "--quantization=mixed",
+                   f"--out={tmp_path}",
+                   f"--data={image_folder(tmp_path / 'images')}")
+
+
 @pytest.mark.slow
 def test_a_checkpoint_of_another_model_is_refused(tmp_path, run_in_process):
   """Keras would restore the variables that match and keep the others; a

@@ -95,6 +95,11 @@ flags.DEFINE_integer("rate_points", 3, "Rates, spread over the model's "
                      "rate_range, at which TensorBoard gets bpp, PSNR and a "
                      "reconstruction every epoch (a fixed-rate model has one).",
                      lower_bound=1)
+flags.DEFINE_enum("quantization", "noise", ["noise", "mixed"], "What the "
+                  "synthesis trains on: y plus uniform noise, or (mixed) y "
+                  "rounded as the coder rounds it, with straight-through "
+                  "gradients; the rate is the noisy y's either way. Families "
+                  "with a hyperprior codec.")
 flags.DEFINE_bool("mixed_precision", False, "bfloat16 compute (CPU) / "
                   "float16 (GPU) for the transforms.")
 flags.DEFINE_bool("jit", False, "XLA-compile the training step.")
@@ -285,6 +290,11 @@ def create_model():
   tf.keras.mixed_precision.set_global_policy(
       "mixed_bfloat16" if FLAGS.mixed_precision else "float32")
   model = models.create(FLAGS.model, **model_config())
+  if FLAGS.quantization == "mixed":
+    if not hasattr(model, "hyperprior_codec"):
+      raise app.UsageError(f"--quantization=mixed does not apply to --model="
+                           f"{FLAGS.model} (no hyperprior codec)")
+    model.hyperprior_codec.rounded_synthesis_input = True
   if FLAGS.init_from:
     zoo.init_from(model, FLAGS.init_from)
   model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate()),

@@ -66,9 +66,17 @@ class IndexedConditional(indexed_coding.TableCoder, tf.Module):
     """(means, indexes as `model` takes them)."""
     raise NotImplementedError
 
-  def __call__(self, y, params, training):
+  def __call__(self, y, params, training, rounded=False):
+    """(y's reconstruction, bits). In training the reconstruction is y plus
+    uniform noise, or with `rounded` the coder's value (y - mean rounded, plus
+    the mean) with a straight-through gradient, while the bits stay those of
+    the noisy y ("mixed quantization", Minnen & Singh 2020): the synthesis
+    then trains on what it decodes."""
     means, indexes = self._split(params)
     y_hat, bits = self.model(y - means, indexes, training=training)
+    if training and rounded:
+      residual = y - means
+      y_hat = residual + tf.stop_gradient(tf.round(residual) - residual)
     return y_hat + means, bits
 
   def indexes(self, params):

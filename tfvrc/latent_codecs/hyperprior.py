@@ -27,6 +27,10 @@ class HyperpriorCodec(base.LatentCodec):
   """y coded under `conditional` (an `entropy` class taking the
   hyper-synthesis output as parameters), z by the `side` latent codec."""
 
+  # Training: the synthesis gets y rounded (straight-through) instead of
+  # y plus noise; `IndexedConditional.__call__` says why.
+  rounded_synthesis_input = False
+
   def __init__(self, hyper_analysis, hyper_synthesis, side, conditional,
                name="hyperprior"):
     super().__init__(name=name)
@@ -57,8 +61,8 @@ class HyperpriorCodec(base.LatentCodec):
     z_hat, side_bits = self.side.forward(self.hyper_analysis(y), rate,
                                          training)
     params = self.parameters(z_hat, tf.shape(y)[1:3])
-    y_hat, bits = self.conditional(compression=False)(y, params,
-                                                      training=training)
+    y_hat, bits = self.conditional(compression=False)(
+        y, params, training=training, rounded=self.rounded_synthesis_input)
     return y_hat, bits + side_bits
 
   def quantized_forward(self, y, rate):
