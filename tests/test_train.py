@@ -165,6 +165,19 @@ def test_a_flag_that_does_not_apply_is_refused(model, flag, tmp_path,
                    f"--data={image_folder(tmp_path / 'images')}")
 
 
+@pytest.mark.parametrize("quantization", ["noise", "mixed"])
+def test_quantization_flag_reaches_the_hyperprior_codec(quantization):
+  train.FLAGS.unparse_flags()
+  try:
+    train.FLAGS(["train", *TINY, "--model=gained",
+                 f"--quantization={quantization}"])
+    model = train.create_model()
+  finally:
+    train.FLAGS.unparse_flags()
+  assert model.hyperprior_codec.rounded_synthesis_input == (
+      quantization == "mixed")
+
+
 @pytest.mark.parametrize("model", ["scalable_rnn", "asymmetric_msrb"])
 def test_mixed_quantization_is_refused_without_a_hyperprior_codec(
     model, tmp_path, run_in_process):
