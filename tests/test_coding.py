@@ -33,9 +33,12 @@ def test_file_size_close_to_the_estimate(model, sample):
   data = coding.encode(model, sample)
   _, estimated_bits = model.reconstruct(sample, model.default_rate)
   # The estimate uses the float scale index the hyper-synthesis predicts; the
-  # range coder truncates it to the table entry below (a narrower Gaussian),
-  # and adds ~2 bytes of flush per string and the header. Those make the gap.
-  assert len(data) * 8 == pytest.approx(float(estimated_bits), rel=0.02)
+  # range coder truncates it to the table entry below (a narrower Gaussian:
+  # fewer bits for zeros, more for the rest, so the gap has either sign), and
+  # adds ~2 bytes of flush per string and the header. The shipped model's
+  # files differ from the estimate by -2.6 to +2.7 % on this image over its
+  # rates (2026-12-06), by under 2 % on Kodak's average.
+  assert len(data) * 8 == pytest.approx(float(estimated_bits), rel=0.03)
 
 
 @pytest.mark.slow
