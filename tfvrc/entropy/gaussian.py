@@ -73,10 +73,10 @@ class IndexedConditional(indexed_coding.TableCoder, tf.Module):
     the noisy y ("mixed quantization", Minnen & Singh 2020): the synthesis
     then trains on what it decodes."""
     means, indexes = self._split(params)
-    y_hat, bits = self.model(y - means, indexes, training=training)
+    residual = y - means
+    y_hat, bits = self.model(residual, indexes, training=training)
     if training and rounded:
-      residual = y - means
-      y_hat = residual + tf.stop_gradient(tf.round(residual) - residual)
+      y_hat = tfc.round_st(residual)
     return y_hat + means, bits
 
   def indexes(self, params):
