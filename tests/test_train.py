@@ -43,14 +43,22 @@ def train_env(**extra):
 
 
 @pytest.fixture
-def run_in_process():
-  """Calls `train.train()` with these flags (the others at their defaults)."""
-  def run(*flags):
+def parse_flags():
+  """Sets the trainer's flags to these (the others at their defaults)."""
+  def parse(*flags):
     train.FLAGS.unparse_flags()
     train.FLAGS(["train", *flags])
-    return train.train()
-  yield run
+  yield parse
   train.FLAGS.unparse_flags()
+
+
+@pytest.fixture
+def run_in_process(parse_flags):
+  """Calls `train.train()` with these flags (the others at their defaults)."""
+  def run(*flags):
+    parse_flags(*flags)
+    return train.train()
+  return run
 
 
 def event_steps(folder):
@@ -166,14 +174,10 @@ def test_a_flag_that_does_not_apply_is_refused(model, flag, tmp_path,
 
 
 @pytest.mark.parametrize("quantization", ["noise", "mixed"])
-def test_quantization_flag_reaches_the_hyperprior_codec(quantization):
-  train.FLAGS.unparse_flags()
-  try:
-    train.FLAGS(["train", *TINY, "--model=gained",
-                 f"--quantization={quantization}"])
-    model = train.create_model()
-  finally:
-    train.FLAGS.unparse_flags()
+def test_quantization_flag_reaches_the_hyperprior_codec(quantization,
+                                                      parse_flags):
+  parse_flags(*TINY, "--model=gained", f"--quantization={quantization}")
+  model = train.create_model()
   assert model.hyperprior_codec.rounded_synthesis_input == (
       quantization == "mixed")
 
