@@ -164,7 +164,8 @@ def test_killed_run_resumes_mid_epoch_and_ends_at_steps(tmp_path):
 
 @pytest.mark.parametrize("model,flag", [
     ("modulated", "--gain_init=ones"), ("hyperprior", "--lmbdas=0.01,0.1"),
-    ("gained", "--training=sample"), ("gained", "--lmbda=0.01")])
+    ("gained", "--training=sample"), ("gained", "--lmbda=0.01"),
+    ("modulated", "--context=checkerboard")])
 def test_a_flag_that_does_not_apply_is_refused(model, flag, tmp_path,
                                                run_in_process):
   with pytest.raises(app.UsageError, match=f"{flag.split('=')[0]} does not "
@@ -269,17 +270,25 @@ FAMILY_FLAGS = {
 }
 
 
+# ... and the checkerboard context, in the family that would ship it.
+VARIANTS = dict(
+    {family: (family, flags) for family, flags in FAMILY_FLAGS.items()},
+    **{"gained-checkerboard": ("gained", FAMILY_FLAGS["gained"]
+                               + ["--context=checkerboard"])})
+
+
 # A minute or more each: `pytest -m slow`.
 @pytest.mark.slow
-@pytest.mark.parametrize("family", sorted(FAMILY_FLAGS))
-def test_bfloat16_training_gives_a_model_that_round_trips(family, tmp_path):
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_bfloat16_training_gives_a_model_that_round_trips(variant, tmp_path):
   """bfloat16 training of every family (own process: the precision policy
   is global); the written model codes in float32, bit-exactly."""
   assert set(FAMILY_FLAGS) == set(models.FAMILIES)
+  family, flags = VARIANTS[variant]
   tiny = [f for f in TINY if "latent_depth" in models.config_keys(family)
           or not f.startswith("--latent_depth")]  # M = N in some families
   result = subprocess.run(train_command(
-      *tiny, f"--model={family}", *FAMILY_FLAGS[family],
+      *tiny, f"--model={family}", *flags,
       f"--data={image_folder(tmp_path / 'images')}", "--steps=2",
       "--steps_per_epoch=2", "--mixed_precision", f"--out={tmp_path / 'run'}"),
       env=train_env(), capture_output=True, text=True)

@@ -24,6 +24,7 @@ from tfvrc import models
 from tfvrc import zoo
 from tfvrc.entropy import mixture
 from tfvrc.models import base
+from tfvrc.models import hyperprior
 from tfvrc.models import modulated
 
 FLAGS = flags.FLAGS
@@ -35,6 +36,10 @@ flags.DEFINE_list("lmbdas", None, "Lambdas of a variable-rate family, one per "
                   "rate level (default: the family's own set).")
 flags.DEFINE_enum("entropy_model", "gaussian", sorted(conditionals.CONDITIONALS),
                   "Conditional entropy model of the latent.")
+flags.DEFINE_enum("context", "none", list(hyperprior.CONTEXTS),
+                  "Hyperprior and gained families: the latent's context "
+                  "model, none or a checkerboard (He et al. 2021); "
+                  "--init_from a model without one starts it at no effect.")
 flags.DEFINE_enum("gain_init", "lambda", ["lambda", "ones"], "Gained and "
                   "scaled-bottleneck families: start the latent gains at "
                   "sqrt(lambda_s / lambda_0), or at one as in the paper.")
@@ -257,9 +262,9 @@ class RatePoints(tf.keras.callbacks.Callback):
 
 # The flags that configure a model; num_filters always does, and
 # latent_depth for the families that have one apart from N.
-MODEL_FLAGS = ("lmbda", "lmbdas", "entropy_model", "training", "gain_init",
-               "modulation_init", "decoder_msrbs", "importance_map", "pqf",
-               "mixture", "latent_depth")
+MODEL_FLAGS = ("lmbda", "lmbdas", "entropy_model", "context", "training",
+               "gain_init", "modulation_init", "decoder_msrbs",
+               "importance_map", "pqf", "mixture", "latent_depth")
 
 
 def model_config():

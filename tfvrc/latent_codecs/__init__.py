@@ -9,6 +9,7 @@ training and estimates, `quantized_forward` for what the coder realises,
 
 from tfvrc.latent_codecs.base import LatentCodec
 from tfvrc.latent_codecs.base import unwrapped
+from tfvrc.latent_codecs.checkerboard import CheckerboardCodec
 from tfvrc.latent_codecs.context import ContextCodec
 from tfvrc.latent_codecs.entropy_bottleneck import EntropyBottleneck
 from tfvrc.latent_codecs.gain import GainCodec

@@ -58,11 +58,12 @@ class GainedHyperprior(GainLevels, base.LambdaInit,
   family = "gained"
 
   def __init__(self, lmbdas=DEFAULT_LMBDAS, num_filters=128, latent_depth=192,
-               entropy_model="gaussian", gain_init="lambda", name=None):
+               entropy_model="gaussian", gain_init="lambda", context="none",
+               name=None):
     self.lmbdas = tuple(sorted(float(l) for l in lmbdas))
     super().__init__(lmbda=self.lmbdas[0], num_filters=num_filters,
                      latent_depth=latent_depth, entropy_model=entropy_model,
-                     name=name)
+                     context=context, name=name)
     self._start_scales("gain_init", gain_init, "ones")
 
   def _gain_pair(self, inner, channels, prefix):
@@ -94,4 +95,5 @@ class GainedHyperprior(GainLevels, base.LambdaInit,
   def get_config(self):
     return dict(lmbdas=list(self.lmbdas), num_filters=self.num_filters,
                 latent_depth=self.latent_depth,
-                entropy_model=self.entropy_model, gain_init=self.gain_init)
+                entropy_model=self.entropy_model, gain_init=self.gain_init,
+                context=self.context)

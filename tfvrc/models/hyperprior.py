@@ -29,31 +29,45 @@ class FixedLambda:
     return tf.fill([batch_size], self._lmbda)
 
 
+# y's context model: none, or a checkerboard (`latent_codecs.checkerboard`).
+CONTEXTS = ("none", "checkerboard")
+
+
 class MeanScaleHyperprior(FixedLambda, vae.VAE):
   """Fixed-rate mean-scale hyperprior; its rate knob is its own lambda."""
 
   family = "hyperprior"
-  num_strings = 2  # latent, hyper-latent
+  num_strings = 2  # latent, hyper-latent (+1 with a checkerboard context)
   separate_gdn = False  # see transforms: True for modulated subclasses
 
   def __init__(self, lmbda=0.0067, num_filters=128, latent_depth=192,
-               entropy_model="gaussian", name=None):
+               entropy_model="gaussian", context="none", name=None):
+    if context not in CONTEXTS:
+      raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got "
+                       f"{context!r}")
+    # Before the base class builds the coding signatures from it.
+    self.num_strings = type(self).num_strings + (context == "checkerboard")
     super().__init__(name=name)
     self._lmbda = float(lmbda)
     self.num_filters = num_filters
     self.latent_depth = latent_depth
     self.entropy_model = entropy_model
+    self.context = context
     conditional = conditionals.conditional(entropy_model)
     self.analysis_transform = transforms.AnalysisTransform(
         num_filters, latent_depth, self.separate_gdn)
     self.synthesis_transform = transforms.SynthesisTransform(
         num_filters, self.separate_gdn)
-    self.latent_codec = self.around_latent(latent_codecs.HyperpriorCodec(
-        transforms.HyperAnalysisTransform(num_filters),
-        transforms.HyperSynthesisTransform(latent_depth,
-                                           conditional.num_params),
-        self.side_codec(latent_codecs.EntropyBottleneck(num_filters)),
-        conditional))
+    parts = dict(
+        hyper_analysis=transforms.HyperAnalysisTransform(num_filters),
+        hyper_synthesis=transforms.HyperSynthesisTransform(
+            latent_depth, conditional.num_params),
+        side=self.side_codec(latent_codecs.EntropyBottleneck(num_filters)),
+        conditional=conditional)
+    self.latent_codec = self.around_latent(
+        latent_codecs.CheckerboardCodec(latent_depth=latent_depth, **parts)
+        if context == "checkerboard" else
+        latent_codecs.HyperpriorCodec(**parts))
     self.build_variables()
 
   def side_codec(self, bottleneck):
@@ -86,8 +100,10 @@ class MeanScaleHyperprior(FixedLambda, vae.VAE):
     self.synthesis_transform.build((None, None, None, self.latent_depth))
     codec.hyper_analysis.build((None, None, None, self.latent_depth))
     codec.hyper_synthesis.build((None, None, None, self.num_filters))
+    if self.context == "checkerboard":
+      codec.build_context(self.latent_depth)
 
   def get_config(self):
     return dict(lmbda=self._lmbda, num_filters=self.num_filters,
                 latent_depth=self.latent_depth,
-                entropy_model=self.entropy_model)
+                entropy_model=self.entropy_model, context=self.context)
