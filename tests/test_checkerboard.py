@@ -103,6 +103,18 @@ def test_starts_as_the_model_it_is_initialised_from(image, tmp_path):
     assert bits.numpy() == expected_bits.numpy()
 
 
+def test_a_context_is_not_widened(tmp_path):
+  """Widening fills leading channels; the correction's inputs are
+  [parameters, context], so a wider model would mix them up."""
+  path = str(tmp_path / "narrow.npz")
+  zoo.save(models.create("gained", context="checkerboard", **CONFIG), path,
+           steps=0)
+  wider = models.create("gained", context="checkerboard",
+                        **dict(CONFIG, latent_depth=32))
+  with pytest.raises(ValueError, match="cannot be widened"):
+    zoo.init_from(wider, path)
+
+
 def test_the_correction_learns_from_the_start():
   """The correction's last layer starts at zero, but not its gradient."""
   tf.keras.utils.set_random_seed(2)

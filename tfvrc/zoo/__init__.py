@@ -141,6 +141,7 @@ def init_from(model, path):
   _assign(source, weights, path)
   free = list(model.trainable_weights)
   blocked = _entropy_parameter_weights(model)
+  fixed_layout = _context_weights(model)
   for weight in source.trainable_weights:
     key = _layer_relative(weight)
     # By position: `==` on variables compares their values.
@@ -151,6 +152,9 @@ def init_from(model, path):
                        f"config {model.get_config()}: nothing for its "
                        f"{weight.name} {tuple(weight.shape)}")
     target = free.pop(index)
+    if weight.shape != target.shape and target.ref() in fixed_layout:
+      raise ValueError(f"{path}: {weight.name} cannot be widened (a "
+                       "checkerboard context's inputs are not in blocks)")
     blocks = blocked.get(target.ref(), 1)
     target.assign(_widened(weight.numpy(), target.numpy(),
                            _input_axis(target), blocks))
@@ -171,6 +175,17 @@ def _entropy_parameter_weights(model):
   codec = model.hyperprior_codec
   return {w.ref(): codec.conditional.num_params
           for w in codec.hyper_synthesis.layers[-1].trainable_weights}
+
+
+def _context_weights(model):
+  """Refs of a checkerboard context's weights: their input channels are
+  [parameters, context], not one block that widening could extend."""
+  from tfvrc import latent_codecs
+  codec = getattr(model, "hyperprior_codec", None)
+  if not isinstance(codec, latent_codecs.CheckerboardCodec):
+    return set()
+  return {w.ref() for w in codec.context.trainable_weights
+          + codec.refine.trainable_weights}
 
 
 def _input_axis(weight):
