@@ -1,4 +1,5 @@
-"""Mean-scale hyperprior (Minnen et al. 2018, "mbt2018-mean" without context).
+"""Mean-scale hyperprior (Minnen et al. 2018, "mbt2018-mean" without its serial
+context), optionally with a checkerboard context (He et al. 2021).
 
 The fixed-rate baseline, and the skeleton the variable-rate families extend:
 they wrap its latent codecs (`side_codec` for the hyper-latent,
