@@ -27,13 +27,12 @@ from test_fixed_point import assert_exact
 CONFIG = dict(lmbdas=[0.001, 0.01, 0.1], num_filters=16, latent_depth=24)
 
 
-def with_context(seed=0, **config):
-  """A gained model with a checkerboard context whose correction is not
-  zero (it starts at zero), its coders built."""
+def with_context(seed=0, family="gained", **config):
+  """A model with a checkerboard context whose correction is not zero (it
+  starts at zero), its coders built."""
   tf.keras.utils.set_random_seed(seed)
-  model = models.create("gained", context="checkerboard",
-                        **dict(CONFIG, **config))
-  for w in model.latent_codec.inner.refine.trainable_weights:
+  model = models.create(family, context="checkerboard", **(config or CONFIG))
+  for w in model.hyperprior_codec.refine.trainable_weights:
     w.assign(tf.random.normal(w.shape, stddev=0.3))
   model.build_coders()
   return model
@@ -67,6 +66,15 @@ def test_files_round_trip_bit_exactly(model, image, rate):
   decoded = coding.decode(codec, data)
   expected, _ = model.reconstruct(image, rate)
   np.testing.assert_array_equal(decoded, expected.numpy())
+
+
+def test_the_fixed_rate_family_takes_it_too(image):
+  model = with_context(family="hyperprior", lmbda=0.01, num_filters=16,
+                       latent_depth=24)
+  codec = coding.Codec.of(model, "fixed-rate-checkerboard")
+  data = coding.encode(codec, image, 0.01)
+  expected, _ = model.reconstruct(image, 0.01)
+  np.testing.assert_array_equal(coding.decode(codec, data), expected.numpy())
 
 
 def test_three_strings_the_anchors_decoded_before_the_rest(model, image):
@@ -121,7 +129,7 @@ def test_the_correction_learns_from_the_start():
   model = models.create("gained", context="checkerboard", **CONFIG)
   model.hyperprior_codec.rounded_synthesis_input = True
   x = tf.constant(random_image(64, 64, seed=4)[None], tf.float32)
-  last = model.latent_codec.inner.refine.layers[-1].kernel
+  last = model.hyperprior_codec.refine.layers[-1].kernel
   with tf.GradientTape() as tape:
     _, _, loss = model.rd_terms(x, tf.constant([2.]), training=True)
   gradient = tape.gradient(loss, last)
@@ -146,7 +154,7 @@ def test_unknown_context_is_refused():
 
 
 def test_context_and_correction_are_exact_integer_arithmetic(model):
-  codec = model.latent_codec.inner
+  codec = model.hyperprior_codec
   rng = np.random.default_rng(5)
   for network, channels in ((codec.context, 24), (codec.refine, 72)):
     x = tf.constant(rng.normal(0, 8, (1, 5, 6, channels)), tf.float32)
