@@ -1,12 +1,12 @@
-"""A checkerboard-context model with its context switched off: the ablation.
+"""A checkerboard-context model without its context: the ablation.
 
   python experiments/default_model/without_context.py WEIGHTS OUT
 
-Writes OUT, the weights file WEIGHTS with the last layer of its checkerboard
-correction zeroed: every position then takes the hyper-synthesis's
-parameters, so it codes as the same transforms and hyperprior without the
-context (still in three strings, a few bytes more than two). `tfvrc eval`
-of both and `tfvrc bdrate` give what the context itself is worth.
+Writes OUT, a weights file of the same family and config with
+`context="none"`, holding every weight of WEIGHTS except the context's and
+its correction's: the same transforms and hyperprior, coded in two strings
+without the context. `tfvrc eval` of both and `tfvrc bdrate` give what the
+context itself is worth to the model.
 """
 
 import os
@@ -17,7 +17,7 @@ from absl import app
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 # pylint: disable=wrong-import-position
-from tfvrc import latent_codecs
+from tfvrc import models
 from tfvrc import zoo
 
 
@@ -27,14 +27,21 @@ def main(argv):
   weights, out = argv[1:]
   codec = zoo.load_file(weights)
   model = codec.model
-  if getattr(model, "context", "none") != "checkerboard":
+  if model.get_config().get("context") != "checkerboard":
     raise app.UsageError(f"{weights} has no checkerboard context")
-  checkerboard = latent_codecs.unwrapped(model.latent_codec,
-                                         latent_codecs.CheckerboardCodec)
-  for weight in checkerboard.refine.layers[-1].trainable_weights:
-    weight.assign(weight * 0.)
-  zoo.save(model, out, codec.meta["steps"],
-           codec.meta["notes"] + " The checkerboard correction zeroed "
+  codec_with_context = model.hyperprior_codec
+  context = {w.ref() for w in codec_with_context.context.trainable_weights
+             + codec_with_context.refine.trainable_weights}
+  source = [w for w in model.trainable_weights if w.ref() not in context]
+  plain = models.create(model.family,
+                        **dict(model.get_config(), context="none"))
+  for s, t in zip(source, plain.trainable_weights, strict=True):
+    if s.name.split("/")[-2:] != t.name.split("/")[-2:] or s.shape != t.shape:
+      raise ValueError(f"{s.name} {s.shape} does not match {t.name} "
+                       f"{t.shape}")
+    t.assign(s)
+  zoo.save(plain, out, codec.meta["steps"],
+           codec.meta["notes"] + " Without its checkerboard context "
            "(experiments/default_model/without_context.py).")
   print(f"wrote {out}")
 
