@@ -54,7 +54,7 @@ def test_halves_merge_back():
   anchors = checkerboard.half(x, shape, anchors=True)
   others = checkerboard.half(x, shape, anchors=False)
   assert anchors.shape == others.shape == (1, 1, 15, 2)
-  np.testing.assert_array_equal(checkerboard.merge(anchors, others, shape), x)
+  np.testing.assert_array_equal(checkerboard.merge(shape, anchors, others), x)
   mask = checkerboard.anchor_mask(shape)[0, :, :, 0].numpy()
   assert mask[0, 0] and not mask[0, 1] and not mask[1, 0] and mask[1, 1]
 

@@ -51,17 +51,16 @@ def half(x, shape, anchors):
   return tf.gather_nd(x[0], _positions(shape, anchors))[None, None]
 
 
-def merge(anchor_values, other_values, shape):
-  """Inverse of `half`: [1, height, width, C] from its two halves (either
-  may be None for zeros)."""
-  channels = tf.shape((anchor_values if anchor_values is not None
-                       else other_values))[-1]
-  full_shape = tf.cast(tf.concat([shape, [channels]], 0), tf.int64)
-  merged = 0
-  for values, anchors in ((anchor_values, True), (other_values, False)):
-    if values is not None:
-      merged += tf.scatter_nd(_positions(shape, anchors), values[0, 0],
-                              full_shape)
+def merge(shape, anchor_values, other_values=None):
+  """Inverse of `half`: [1, height, width, C] from the anchors' values and
+  the others' (zeros without them)."""
+  full_shape = tf.cast(tf.concat([shape, tf.shape(anchor_values)[-1:]], 0),
+                       tf.int64)
+  merged = tf.scatter_nd(_positions(shape, True), anchor_values[0, 0],
+                         full_shape)
+  if other_values is not None:
+    merged += tf.scatter_nd(_positions(shape, False), other_values[0, 0],
+                            full_shape)
   return merged[None]
 
 
@@ -178,14 +177,14 @@ class CheckerboardCodec(hyperprior.HyperpriorCodec):
     params = self._parameters_from_side(known[-side_strings:], shape, rate)
     if len(known) == side_strings:
       return half(self.coder.indexes(params), shape, anchors=True)
-    params = self._with_context(params, merge(known[0], None, shape), shape)
+    params = self._with_context(params, merge(shape, known[0]), shape)
     return half(self.coder.indexes(params), shape, anchors=False)
 
   def dequantize(self, symbols, shape, rate):
     others, anchors, *side_symbols = symbols
     params = self._parameters_from_side(side_symbols, shape, rate)
-    params = self._with_context(params, merge(anchors, None, shape), shape)
-    return self.coder.values(merge(anchors, others, shape), params)
+    params = self._with_context(params, merge(shape, anchors), shape)
+    return self.coder.values(merge(shape, anchors, others), params)
 
   def cdf_tables(self):
     return (self.coder.cdf_table, *super().cdf_tables())
