@@ -91,9 +91,10 @@ class CheckerboardCodec(hyperprior.HyperpriorCodec):
     ], name="refine")
     self._fixed_point_context = None  # `build_coders` decides
 
-  def build_context(self, latent_depth):
+  def build_context(self):
     """Creates the context's and the correction's variables."""
-    num_params = self.conditional.num_params * latent_depth
+    latent_depth = self.context.layers[0].filters
+    num_params = self.refine.layers[-1].filters
     self.context.build((None, None, None, latent_depth))
     self.refine.build((None, None, None, num_params + latent_depth))
 
@@ -164,10 +165,6 @@ class CheckerboardCodec(hyperprior.HyperpriorCodec):
     coded = tuple((half(symbols, shape, anchors), half(indexes, shape, anchors))
                   for anchors in (False, True))
     return (*coded, *side_coded), self.coder.values(symbols, params)
-
-  def _parameters_from_side(self, side_symbols, shape, rate):
-    z_hat = self._side_values(side_symbols, shape, rate)
-    return self._coding_parameters(z_hat, shape)
 
   def decode_indexes(self, known, shape, rate):
     side_strings = self.side.num_strings

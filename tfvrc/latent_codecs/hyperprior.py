@@ -78,21 +78,21 @@ class HyperpriorCodec(base.LatentCodec):
     coded = self.coder.symbols(y, params)
     return (coded, *side_coded), self.coder.values(coded[0], params)
 
-  def _side_values(self, side_symbols, shape, rate):
-    return self.side.dequantize(side_symbols,
-                                latent_shape(shape, SIDE_FACTOR), rate)
+  def _parameters_from_side(self, side_symbols, shape, rate):
+    """y's coding parameters from the side codec's symbols."""
+    z_hat = self.side.dequantize(side_symbols,
+                                 latent_shape(shape, SIDE_FACTOR), rate)
+    return self._coding_parameters(z_hat, shape)
 
   def decode_indexes(self, known, shape, rate):
     if len(known) < self.side.num_strings:
       return self.side.decode_indexes(
           known, latent_shape(shape, SIDE_FACTOR), rate)
-    z_hat = self._side_values(known, shape, rate)
-    return self.coder.indexes(self._coding_parameters(z_hat, shape))
+    return self.coder.indexes(self._parameters_from_side(known, shape, rate))
 
   def dequantize(self, symbols, shape, rate):
-    z_hat = self._side_values(symbols[1:], shape, rate)
-    return self.coder.values(symbols[0],
-                             self._coding_parameters(z_hat, shape))
+    return self.coder.values(
+        symbols[0], self._parameters_from_side(symbols[1:], shape, rate))
 
   def cdf_tables(self):
     return (self.coder.cdf_table, *self.side.cdf_tables())

@@ -102,7 +102,7 @@ class MeanScaleHyperprior(FixedLambda, vae.VAE):
     codec.hyper_analysis.build((None, None, None, self.latent_depth))
     codec.hyper_synthesis.build((None, None, None, self.num_filters))
     if self.context == "checkerboard":
-      codec.build_context(self.latent_depth)
+      codec.build_context()
 
   def get_config(self):
     return dict(lmbda=self._lmbda, num_filters=self.num_filters,
