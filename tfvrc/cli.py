@@ -346,7 +346,11 @@ def main(argv=None):
     args.flags = rest + args.flags
   elif rest:
     parser().error(f"unrecognized arguments: {' '.join(rest)}")
-  from tfvrc import bitstream, io
+  from tfvrc import bitstream, cpu, io
+  if getattr(args, "precision", None) == "bfloat16":
+    warning = cpu.bfloat16_warning()
+    if warning:
+      print(f"tfvrc {args.command}: warning: {warning}", file=sys.stderr)
   try:
     args.run(args)
   except (OSError, ValueError, bitstream.BitstreamError, io.ImageError) as e:

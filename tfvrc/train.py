@@ -17,6 +17,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from tfvrc import cpu
 from tfvrc import data
 from tfvrc.entropy import conditionals
 from tfvrc import export
@@ -318,6 +319,10 @@ def train():
   chief = strategy.extended.should_checkpoint
   logging.info("%s strategy: %d replicas in sync, %s worker",
                FLAGS.strategy, replicas, "chief" if chief else "non-chief")
+  if FLAGS.mixed_precision and not tf.config.list_physical_devices("GPU"):
+    warning = cpu.bfloat16_warning()
+    if warning:
+      logging.warning("--mixed_precision: %s", warning)
   if FLAGS.seed is not None:
     tf.keras.utils.set_random_seed(FLAGS.seed)
   per_replica = FLAGS.batch_size // replicas
