@@ -33,6 +33,7 @@ import pytest
 
 from tfvrc import bitstream
 from tfvrc import coding
+from tfvrc import cpu
 from tfvrc import zoo
 
 PINNED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
@@ -43,10 +44,8 @@ FILE_CROP = (slice(200, 264), slice(300, 396))
 
 def simd():
   """The widest vector-instruction set oneDNN can use here."""
-  try:
-    with open("/proc/cpuinfo") as f:
-      flags = set(f.read().split())
-  except OSError:
+  flags = cpu.feature_flags()
+  if flags is None:
     return "unknown"
   return ("avx512" if "avx512f" in flags else "avx2" if "avx2" in flags
           else "other")
