@@ -1,9 +1,9 @@
 """Whether this CPU computes bfloat16 in hardware.
 
 Without AVX512-BF16 or AMX-BF16, oneDNN emulates bfloat16 and a bfloat16
-training step runs many times slower than a float32 one (12x on an AVX2-only
-AMD EPYC; experiments/speed/README.md), so asking for bfloat16 there earns a
-warning.
+training step runs many times slower than a float32 one
+(experiments/speed/README.md has the measurement), so asking for bfloat16
+there earns a warning.
 """
 
 # Where Linux lists the CPU's features.
