@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from conftest import ROOT, random_image
 from tfvrc import coding
+from tfvrc import cpu
 from tfvrc import export
 from tfvrc import models
 from tfvrc import train
@@ -96,6 +97,18 @@ def test_flagfile_run_logs_to_tensorboard(tmp_path, run_in_process, capsys):
   assert rate_tags[f"psnr/{rate}"] == [2, 4]  # every epoch, at its step
   assert sorted(p.name for p in out.iterdir()) == [
       "backup", "logs", "weights.npz"]
+
+
+def test_bfloat16_on_a_cpu_without_its_units_is_warned_about(
+    tmp_path, run_in_process, monkeypatch, caplog):
+  """The warning comes first, before the flags are checked (here they are
+  refused, so that nothing trains)."""
+  cpuinfo = tmp_path / "cpuinfo"
+  cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
+  monkeypatch.setattr(cpu, "CPUINFO", str(cpuinfo))
+  with pytest.raises(app.UsageError, match="multiple of --steps_per_epoch"):
+    run_in_process("--mixed_precision", "--steps=3", "--steps_per_epoch=2")
+  assert "--mixed_precision: this CPU has none of avx512_bf16" in caplog.text
 
 
 def test_export_is_the_weights_file_under_its_name(tmp_path):

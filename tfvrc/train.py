@@ -310,6 +310,10 @@ def create_model():
 
 def train():
   """Runs the whole job; returns the trained model (coders built)."""
+  if FLAGS.mixed_precision and not tf.config.list_physical_devices("GPU"):
+    warning = cpu.bfloat16_warning()
+    if warning:
+      logging.warning("--mixed_precision: %s", warning)
   if FLAGS.steps % FLAGS.steps_per_epoch:
     raise app.UsageError("--steps must be a multiple of --steps_per_epoch")
   if FLAGS.cpu_replicas > 1:
@@ -319,10 +323,6 @@ def train():
   chief = strategy.extended.should_checkpoint
   logging.info("%s strategy: %d replicas in sync, %s worker",
                FLAGS.strategy, replicas, "chief" if chief else "non-chief")
-  if FLAGS.mixed_precision and not tf.config.list_physical_devices("GPU"):
-    warning = cpu.bfloat16_warning()
-    if warning:
-      logging.warning("--mixed_precision: %s", warning)
   if FLAGS.seed is not None:
     tf.keras.utils.set_random_seed(FLAGS.seed)
   per_replica = FLAGS.batch_size // replicas
