@@ -52,6 +52,15 @@ def random_image(height, width, seed=0):
   return image.astype(np.uint8)
 
 
+def fake_cpuinfo(folder, flags, key="flags"):
+  """A /proc/cpuinfo of two processors listing `flags` under `key`, written
+  in `folder`; returns its path (for `tfvrc.cpu.CPUINFO`)."""
+  path = folder / "cpuinfo"
+  path.write_text("".join(f"processor\t: {i}\nmodel name\t: test\n"
+                          f"{key}\t\t: {flags}\n\n" for i in range(2)))
+  return str(path)
+
+
 def run_tfvrc(*args, cwd=None, **env):
   """Runs `python -m tfvrc ARGS` in a fresh process (with `env` added to
   the environment); returns CompletedProcess."""

@@ -14,7 +14,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, random_image
+from conftest import ROOT, fake_cpuinfo, random_image
 from tfvrc import coding
 from tfvrc import cpu
 from tfvrc import export
@@ -103,9 +103,8 @@ def test_bfloat16_on_a_cpu_without_its_units_is_warned_about(
     tmp_path, run_in_process, monkeypatch, caplog):
   """The warning comes first, before the flags are checked (here they are
   refused, so that nothing trains)."""
-  cpuinfo = tmp_path / "cpuinfo"
-  cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
-  monkeypatch.setattr(cpu, "CPUINFO", str(cpuinfo))
+  monkeypatch.setattr(cpu, "CPUINFO", fake_cpuinfo(tmp_path,
+                                                   "fpu sse2 avx avx2 fma"))
   with pytest.raises(app.UsageError, match="multiple of --steps_per_epoch"):
     run_in_process("--mixed_precision", "--steps=3", "--steps_per_epoch=2")
   assert "--mixed_precision: this CPU has none of avx512_bf16" in caplog.text

@@ -1,4 +1,5 @@
-"""Whether this CPU computes bfloat16 in hardware.
+"""What this CPU is (Linux's /proc/cpuinfo), and whether it computes
+bfloat16 in hardware.
 
 Without AVX512-BF16 or AMX-BF16, oneDNN emulates bfloat16 and a bfloat16
 training step runs many times slower than a float32 one
@@ -12,18 +13,25 @@ CPUINFO = "/proc/cpuinfo"
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def feature_flags(path=None):
-  """The first CPU's feature flags in `path` (default `CPUINFO`), or None
-  where they cannot be read (not Linux, not x86)."""
+def field(key, path=None):
+  """The first CPU's `key` entry in `path` (default `CPUINFO`), e.g. "flags"
+  or "model name", or None where it cannot be read (not Linux, not listed)."""
   try:
-    with open(path or CPUINFO) as f:
+    with open(path or CPUINFO, encoding="utf-8") as f:
       for line in f:
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-          return set(value.split())
+        name, _, value = line.partition(":")
+        if name.strip() == key:
+          return value.strip()
   except OSError:
     return None
   return None
+
+
+def feature_flags(path=None):
+  """The first CPU's feature flags, or None where they cannot be read (not
+  Linux, not x86)."""
+  flags = field("flags", path)
+  return None if flags is None else set(flags.split())
 
 
 def bfloat16_warning(path=None):

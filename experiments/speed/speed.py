@@ -42,6 +42,10 @@ from absl import flags
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, REPO)  # run from a checkout without installing
+
+# pylint: disable=wrong-import-position
+from tfvrc import cpu  # no TensorFlow: this process only times others
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data", "../shared/data/kodak", "Folder of PNG test "
@@ -160,14 +164,6 @@ def bench_bmshj2018(images, data, num_filters, tmp):
   return result
 
 
-def cpu_model():
-  with open("/proc/cpuinfo", encoding="utf-8") as f:
-    for line in f:
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  return None
-
-
 def table(ours, theirs):
   """The printed table, and the ratios tfvrc / bmshj2018 by row."""
   lines = [f"{'':24}{'tfvrc (s)':>12}{'bmshj2018 (s)':>15}"
@@ -192,7 +188,7 @@ def main(argv):
     raise app.UsageError(f"no PNG images in {data}")
   report = dict(
       date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-      cpu=cpu_model(), nproc=len(os.sched_getaffinity(0)),
+      cpu=cpu.field("model name"), nproc=len(os.sched_getaffinity(0)),
       loadavg_at_start=os.getloadavg(), data=data, images=len(images),
       cli_image=images[0], cli_runs=FLAGS.cli_runs)
   with tempfile.TemporaryDirectory(prefix="tfvrc_speed_") as tmp:
