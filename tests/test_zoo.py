@@ -23,9 +23,11 @@ def test_published_tables_equal_tables_rebuilt_from_the_weights(model):
   rebuilt.build_coders()  # the slow search, from the same float16 weights
   for key, value in rebuilt.coder_tables().items():
     if key.endswith("quantization_offset"):
-      # A float median found by a search: its last bits differ between AVX2
-      # and AVX-512 CPUs (seen: 2e-6), one reason the tables are shipped.
-      np.testing.assert_allclose(shipped[key], value, rtol=0, atol=1e-5)
+      # A float median found by a search, which stops at a tolerance: it
+      # differs between AVX2 and AVX-512 CPUs (seen: 1.6e-5 of a quantization
+      # step, in narrow channels), one reason the tables are shipped. 7,000
+      # steps of training moved 110 of gained-mse's 128 medians by more.
+      np.testing.assert_allclose(shipped[key], value, rtol=0, atol=1e-4)
     else:
       np.testing.assert_array_equal(shipped[key], value)
 
