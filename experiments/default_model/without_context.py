@@ -36,7 +36,8 @@ def main(argv):
   plain = models.create(model.family,
                         **dict(model.get_config(), context="none"))
   for s, t in zip(source, plain.trainable_weights, strict=True):
-    if s.name.split("/")[-2:] != t.name.split("/")[-2:] or s.shape != t.shape:
+    if (zoo.layer_relative_name(s) != zoo.layer_relative_name(t)
+        or s.shape != t.shape):
       raise ValueError(f"{s.name} {s.shape} does not match {t.name} "
                        f"{t.shape}")
     t.assign(s)

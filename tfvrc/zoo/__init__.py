@@ -143,10 +143,10 @@ def init_from(model, path):
   blocked = _entropy_parameter_weights(model)
   fixed_layout = _context_weights(model)
   for weight in source.trainable_weights:
-    key = _layer_relative(weight)
+    key = layer_relative_name(weight)
     # By position: `==` on variables compares their values.
-    index = next((i for i, w in enumerate(free) if _layer_relative(w) == key),
-                 None)
+    index = next((i for i, w in enumerate(free)
+                  if layer_relative_name(w) == key), None)
     if index is None or not _fits(weight.shape, free[index].shape):
       raise ValueError(f"{path} does not fit a {model.family} model with "
                        f"config {model.get_config()}: nothing for its "
@@ -217,7 +217,9 @@ def _widened(source, target, input_axis, blocks):
   return widened
 
 
-def _layer_relative(weight):
+def layer_relative_name(weight):
+  """A weight's name within its layer ("gdn_0/reparam_beta"): what stays the
+  same when a model nests the layer elsewhere."""
   return "/".join(weight.name.split("/")[-2:])
 
 
