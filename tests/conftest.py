@@ -16,6 +16,15 @@ KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
 TRAIN = os.path.join(ROOT, "..", "shared", "data", "train")
 
 
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto` (setup.cfg): one test process per core, at most 4. Much of a
+  test's time is single-threaded Python (tracing, building models), so
+  processes side by side use the cores that one leaves idle; each loads
+  TensorFlow and its models, so more than 4 would mostly add memory."""
+  del config
+  return min(4, len(os.sched_getaffinity(0)))
+
+
 @pytest.fixture(scope="session")
 def model():
   from tfvrc import zoo
