@@ -140,8 +140,7 @@ def init_from(model, path):
   source = models.create(meta["family"], **meta["config"])
   _assign(source, weights, path)
   free = list(model.trainable_weights)
-  blocked = _entropy_parameter_weights(model)
-  fixed_layout = _context_weights(model)
+  layouts = _channel_layouts(model)
   for weight in source.trainable_weights:
     key = layer_relative_name(weight)
     # By position: `==` on variables compares their values.
@@ -152,10 +151,10 @@ def init_from(model, path):
                        f"config {model.get_config()}: nothing for its "
                        f"{weight.name} {tuple(weight.shape)}")
     target = free.pop(index)
-    if weight.shape != target.shape and target.ref() in fixed_layout:
+    blocks = layouts.get(target.ref(), 1)
+    if weight.shape != target.shape and blocks is None:
       raise ValueError(f"{path}: {weight.name} cannot be widened (a "
                        "checkerboard context's inputs are not in blocks)")
-    blocks = blocked.get(target.ref(), 1)
     target.assign(_widened(weight.numpy(), target.numpy(),
                            _input_axis(target), blocks))
   if hasattr(model, "start_from_baseline") and meta["family"] == "hyperprior":
@@ -167,25 +166,22 @@ def _fits(source_shape, target_shape):
       s <= t for s, t in zip(source_shape, target_shape))
 
 
-def _entropy_parameter_weights(model):
-  """{weight ref: number of parameter blocks} of the layer that outputs the
-  conditional entropy model's parameters (channels [means | scales | ...])."""
-  if not hasattr(model, "hyperprior_codec"):
-    return {}
-  codec = model.hyperprior_codec
-  return {w.ref(): codec.conditional.num_params
-          for w in codec.hyper_synthesis.layers[-1].trainable_weights}
-
-
-def _context_weights(model):
-  """Refs of a checkerboard context's weights: their input channels are
-  [parameters, context], not one block that widening could extend."""
+def _channel_layouts(model):
+  """{weight ref: how many equal blocks its channels are in, or None where
+  widening cannot keep them apart} of the weights not in one block: the
+  layer that outputs the conditional entropy model's parameters (channels
+  [means | scales | ...]) and a checkerboard context's (input channels
+  [parameters, context])."""
   from tfvrc import latent_codecs
   codec = getattr(model, "hyperprior_codec", None)
-  if not isinstance(codec, latent_codecs.CheckerboardCodec):
-    return set()
-  return {w.ref() for w in codec.context.trainable_weights
-          + codec.refine.trainable_weights}
+  if codec is None:
+    return {}
+  layouts = {w.ref(): codec.conditional.num_params
+             for w in codec.hyper_synthesis.layers[-1].trainable_weights}
+  if isinstance(codec, latent_codecs.CheckerboardCodec):
+    layouts.update((w.ref(), None) for w in codec.context.trainable_weights
+                   + codec.refine.trainable_weights)
+  return layouts
 
 
 def _input_axis(weight):
