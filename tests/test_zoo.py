@@ -26,7 +26,8 @@ def test_published_tables_equal_tables_rebuilt_from_the_weights(model):
       # A float median found by a search, which stops at a tolerance: it
       # differs between AVX2 and AVX-512 CPUs (seen: 1.6e-5 of a quantization
       # step, in narrow channels), one reason the tables are shipped. 7,000
-      # steps of training moved 110 of gained-mse's 128 medians by more.
+      # steps of training moved 110 of gained-mse's 128 medians by more
+      # than this tolerance.
       np.testing.assert_allclose(shipped[key], value, rtol=0, atol=1e-4)
     else:
       np.testing.assert_array_equal(shipped[key], value)

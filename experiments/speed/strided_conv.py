@@ -4,7 +4,7 @@ The analysis transform's 5x5 stride-2 correlations ("same_zeros" padding:
 `tf.pad`, then a "VALID" correlation with stride 2, as
 `tfvrc.layers.signal_conv` computes them) against the same correlation as
 space-to-depth by 2 and a 3x3 stride-1 correlation with 4x the input
-channels (its kernel holds the 5x5 taps by output phase, 36 taps for 25):
+channels (its kernel holds the 5x5 taps by input phase, 36 taps for 25):
 the mirror of the synthesis's sub-pixel upsampling, a candidate where
 oneDNN's strided data gradient is slow. For each layer shape of the default
 model's analysis at --patch_size crops, batch --batch_size, in each of
