@@ -209,11 +209,12 @@ def test_per_rate_tables_are_concatenated(tmp_path):
 @pytest.mark.slow
 def test_layered_files_through_the_server(tmp_path, crop):
   """The shipped RNN model: every prefix of layers, as `tfvrc compress`
-  writes and decodes it; a full file decodes any prefix (slow: exporting
-  its unrolled steps takes half a minute)."""
+  writes and decodes it; a full file decodes any prefix; `analyze` runs
+  only the iterations of the layers asked for (slow: exporting its unrolled
+  steps, once per number of layers, takes most of a minute)."""
   codec = zoo.load("scalable-rnn-mse")
-  remote = client.Client(backends.Local(
-      signatures.export(codec, str(tmp_path))))
+  exported = signatures.export(codec, str(tmp_path))
+  remote = client.Client(backends.Local(exported))
   for layers in (1, 3):
     data = coding.encode(remote, crop, layers)
     assert data == coding.encode(codec, crop, layers)
@@ -222,6 +223,14 @@ def test_layered_files_through_the_server(tmp_path, crop):
     np.testing.assert_array_equal(
         coding.decode(remote, full, layers=layers),
         coding.decode(codec, full, layers=layers))
+  analyze = tf.saved_model.load(exported).signatures["analyze"]
+  one, every = (analyze(image=tf.constant(crop), rate=tf.constant(layers))
+                for layers in (1., 4.))
+  for name in every:
+    if name.endswith(("_0", "_1")):  # layer 1's strings
+      np.testing.assert_array_equal(one[name], every[name])
+    else:
+      assert tf.size(one[name]) == 0 < tf.size(every[name]), name
 
 
 @pytest.mark.parametrize("family,backend", [

@@ -217,7 +217,8 @@ class CompressionModel(tf.keras.Model):
 
   def analyze(self, x, rate):
     """Per string of a full file, the (symbols, table indexes) `encode`
-    range-codes (a layered family's first `rate` layers are a prefix)."""
+    range-codes (a layered family codes its first `rate` layers; the later
+    strings' are empty)."""
     raise NotImplementedError
 
   def decode_indexes(self, k, known, shape, rate):

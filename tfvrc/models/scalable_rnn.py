@@ -338,9 +338,17 @@ class ScalableRNN(base.CompressionModel):
     return tuple(j for k in range(self.max_layers) for j in (2 * k + 1, 2 * k))
 
   def analyze(self, x, rate):
-    """Every layer's (the client keeps the first `rate`)."""
-    del rate
-    ys = tf.split(self.latents(x, self.max_layers), self.max_layers, axis=-1)
+    """The first `rate` layers' (the iterations after them are not run:
+    their strings' symbols and indexes are empty)."""
+    layers = tf.cast(tf.reshape(rate, []), tf.int32)
+    # Branches as tf.functions: AutoGraph converts their tiling loops.
+    return tf.switch_case(layers - 1, [
+        tf.function(functools.partial(self._analyze_layers, x, n))
+        for n in range(1, self.max_layers + 1)])
+
+  def _analyze_layers(self, x, layers):
+    """`analyze` at `layers` layers (a Python int)."""
+    ys = tf.split(self.latents(x, layers), layers, axis=-1)
     s_ha = self._hyper_analysis_states(ys[0])
     _, s_hs = self._z_shape_and_states(tf.shape(x)[1:3])
     coded = []
@@ -349,7 +357,8 @@ class ScalableRNN(base.CompressionModel):
       (z_coded,), z_hat = side.symbols(z, None)
       params, s_hs = self._hyper_parameters(z_hat, s_hs)
       coded += [self.coder.symbols(y, params), z_coded]
-    return coded
+    empty = [tuple(t[:, :0, :0] for t in pair) for pair in coded[:2]]
+    return coded + empty * (self.max_layers - layers)
 
   def _hyper_analysis_states(self, y):
     """HE's zero states for a latent like y."""

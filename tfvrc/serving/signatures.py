@@ -5,7 +5,8 @@ Signatures (the strings of a full file are numbered k = 0, 1, ...: a
 layered family's `num_strings` per layer, layer after layer; string k's
 symbols and table indexes are int32 [height, width, channels] of its latent):
   analyze(image, rate) -> symbols_k, indexes_k for every k (serving_default;
-    a layered family codes every layer, the client keeps the first `rate`)
+    a layered family codes its first `rate` layers, the later strings'
+    symbols and indexes are empty)
   indexes_k(shape, rate, symbols_j for the j before k in `decode_order`)
     -> indexes: the tables of string k
   A context string k (`context_strings`: its coder is the context model's
