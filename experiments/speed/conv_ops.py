@@ -19,9 +19,7 @@ Prints both tables and writes JSON.
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -35,6 +33,7 @@ sys.path.insert(0, REPO)
 # pylint: disable=wrong-import-position
 from tfvrc import cli, io, zoo
 from tfvrc.layers import signal_conv
+import timing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Zoo name or weights file (default: the "
@@ -45,16 +44,6 @@ flags.DEFINE_integer("runs", 20, "Timed runs of each function.",
                      lower_bound=1)
 flags.DEFINE_string("out", "experiments/speed/results/conv_ops.json",
                     "JSON output; a relative path is taken from the repo root.")
-
-
-def median_time(function):
-  function()
-  times = []
-  for _ in range(FLAGS.runs):
-    start = time.perf_counter()
-    function()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def tfc_copy(parameter):
@@ -79,8 +68,10 @@ def kernel_rows(model):
     theirs = [tfc_copy(p) for p in ours]
     rows.append({
         "transform": transform.name, "kernels": len(ours),
-        "tfc_s": median_time(tf.function(lambda t=theirs: [p() for p in t])),
-        "tfvrc_s": median_time(tf.function(lambda o=ours: [p() for p in o])),
+        "tfc_s": timing.median_time(tf.function(
+            lambda t=theirs: [p() for p in t]), FLAGS.runs),
+        "tfvrc_s": timing.median_time(tf.function(
+            lambda o=ours: [p() for p in o]), FLAGS.runs),
     })
   return rows
 
@@ -104,8 +95,9 @@ def upsampling_rows(model, image, rate):
         row = {"layer": f"{transform.name}/{layer.name}",
                "input": list(x.shape[1:])}
         for name, up in functions.items():
-          row[f"{name}_s"] = median_time(tf.function(
-              lambda u=up, l=layer, v=x: u(l, v, kernel, prepadding)))
+          row[f"{name}_s"] = timing.median_time(tf.function(
+              lambda u=up, l=layer, v=x: u(l, v, kernel, prepadding)),
+                                                FLAGS.runs)
         rows.append(row)
       x = layer(x)
   return rows
@@ -133,9 +125,11 @@ def main(argv):
   upsampling = upsampling_rows(model, image, tf.reshape(rate, [1]))
   strings = model.compress(image, rate)
   coding = {
-      "compress_s": median_time(lambda: model.compress(image, rate)),
-      "decompress_s": median_time(
-          lambda: model.decompress(tf.shape(image)[:2], rate, *strings)),
+      "compress_s": timing.median_time(
+          lambda: model.compress(image, rate), FLAGS.runs),
+      "decompress_s": timing.median_time(
+          lambda: model.decompress(tf.shape(image)[:2], rate, *strings),
+          FLAGS.runs),
   }
   print_table(kernels, "transform", "kernels")
   print_table(upsampling, "layer", "input")

@@ -12,7 +12,6 @@ fraction of the full file's, and writes JSON.
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ sys.path.insert(0, REPO)
 # pylint: disable=wrong-import-position
 from tfvrc import cpu, io, zoo
 from tfvrc.serving import signatures
+import timing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "scalable-rnn-mse", "A layered zoo model.")
@@ -39,16 +39,6 @@ flags.DEFINE_string("out", "experiments/speed/results/serving_layers.json",
                     "JSON output; a relative path is taken from the repo root.")
 
 
-def median_time(function):
-  function()
-  times = []
-  for _ in range(FLAGS.runs):
-    start = time.perf_counter()
-    function()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
 def main(argv):
   del argv
   load_average = os.getloadavg()
@@ -58,9 +48,9 @@ def main(argv):
   export_s = time.perf_counter() - start
   analyze = tf.saved_model.load(exported).signatures["analyze"]
   image = tf.constant(io.read_image(FLAGS.image))
-  rows = [dict(rate=rate, analyze_s=median_time(
-      lambda r=rate: analyze(image=image, rate=tf.constant(float(r)))))
-          for rate in range(1, codec.max_layers + 1)]
+  rows = [dict(rate=rate, analyze_s=timing.median_time(
+      lambda r=rate: analyze(image=image, rate=tf.constant(float(r))),
+      FLAGS.runs)) for rate in range(1, codec.max_layers + 1)]
   print(f"export {export_s:.1f} s; analyze of {os.path.basename(FLAGS.image)} "
         f"{image.shape[1]}x{image.shape[0]}:")
   print(f"{'layers':>6} {'analyze (s)':>12} {'vs all':>7}")

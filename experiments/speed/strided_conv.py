@@ -18,9 +18,7 @@ largest output difference. Prints a table and writes JSON.
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -33,6 +31,7 @@ sys.path.insert(0, REPO)
 
 # pylint: disable=wrong-import-position
 from tfvrc import cpu
+import timing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "Compute types.")
@@ -80,13 +79,7 @@ def step_time(correlate, x, kernel):
       loss = tf.reduce_sum(tf.cast(correlate(x, kernel), tf.float32) ** 2)
     return tape.gradient(loss, sources)
 
-  step()
-  times = []
-  for _ in range(FLAGS.runs):
-    start = time.perf_counter()
-    [g.numpy() for g in step()]  # pylint: disable=expression-not-assigned
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+  return timing.median_time(lambda: [g.numpy() for g in step()], FLAGS.runs)
 
 
 def measure(dtype, channels_in, channels_out, size):
