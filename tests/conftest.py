@@ -22,7 +22,9 @@ def pytest_xdist_auto_num_workers(config):
   processes side by side use the cores that one leaves idle; each loads
   TensorFlow and its models, so more than 4 would mostly add memory."""
   del config
-  return min(4, len(os.sched_getaffinity(0)))
+  cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+           else os.cpu_count())  # macOS has no affinity
+  return min(4, cores or 1)
 
 
 @pytest.fixture(scope="session")
