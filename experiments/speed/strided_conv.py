@@ -1,8 +1,8 @@
 """A training step's stride-2 correlations, two ways, forward + backward.
 
 The analysis transform's 5x5 stride-2 correlations ("same_zeros" padding:
-`tf.pad`, then a "VALID" correlation with stride 2, as
-`tfvrc.layers.signal_conv` computes them) against the same correlation as
+`tf.pad`, then a "VALID" correlation with stride 2: the path of
+`tfvrc.layers.signal_conv`, called here) against the same correlation as
 space-to-depth by 2 and a 3x3 stride-1 correlation with 4x the input
 channels (its kernel holds the 5x5 taps by input phase, 36 taps for 25):
 the mirror of the synthesis's sub-pixel upsampling, a candidate where
@@ -31,6 +31,7 @@ sys.path.insert(0, REPO)
 
 # pylint: disable=wrong-import-position
 from tfvrc import cpu
+from tfvrc.layers import signal_conv
 import timing
 
 FLAGS = flags.FLAGS
@@ -50,8 +51,12 @@ TAPS[TAPS > 4] = 5
 
 
 def strided(x, kernel):
-  return tf.nn.conv2d(tf.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)]), kernel,
-                      2, "VALID")
+  """The library's own path: `signal_conv.SignalConv2D`'s "same_zeros"
+  stride-2 correlation (2 samples of zeros each side for 5 taps)."""
+  layer = signal_conv.SignalConv2D(kernel.shape[-1], (5, 5), corr=True,
+                                   strides_down=2, padding="same_zeros")
+  return layer._correlate_down_explicit(  # pylint: disable=protected-access
+      x, kernel, ((2, 2), (2, 2)))
 
 
 def space_to_depth(x, kernel):
