@@ -14,7 +14,10 @@ equivalent (experiments/speed/README.md has the measurements):
   with a k x k kernel is s*s correlations of the input with sub-kernels
   (every s-th tap), one per output phase: `subpixel_up_convolve` computes
   them as one correlation with s*s times the output channels, then
-  interleaves the phases with `depth_to_space`.
+  interleaves the phases with `depth_to_space`. Its gradient is not taken
+  through that correlation, whose s*s sub-kernels hold zero taps (36 for
+  25 at 5x5, stride 2), but computed as `conv2d_transpose`'s: a strided
+  correlation and its filter gradient, about 30 % fewer multiplications.
 * A correlation with explicit zero padding (tfc's "same_zeros") misses
   oneDNN's bfloat16 kernels; `tf.pad` then a "VALID" correlation runs on
   them (and gives the same float32 results).
@@ -84,7 +87,7 @@ def subpixel_taps(kernel_size, stride):
   return taps, first
 
 
-def subpixel_up_convolve(inputs, kernel, stride):
+def subpixel_phases(inputs, kernel, stride):
   """tfc's `same_zeros` upsampling convolution of NHWC `inputs` with a
   [kh, kw, in, out] kernel: one correlation to stride * stride phases of the
   output channels, interleaved by `depth_to_space` (stride 1: a correlation
@@ -105,6 +108,32 @@ def subpixel_up_convolve(inputs, kernel, stride):
              (-left, len(cols) - 1 + left), (0, 0)]
   phases = tf.nn.conv2d(tf.pad(inputs, padding), sub, 1, "VALID")
   return phases if stride == 1 else tf.nn.depth_to_space(phases, stride)
+
+
+def transposed_gradients(d_outputs, inputs, kernel, stride):
+  """Gradients (inputs, kernel) of the upsampling convolution as
+  `conv2d_transpose` (tfc's path) has them: it is the adjoint of a strided
+  correlation with the in/out-swapped kernel, padded as "same_zeros" pads."""
+  kh, kw = kernel.shape[:2]
+  padded = tf.pad(d_outputs, [(0, 0), (kh // 2, (kh - 1) // 2),
+                              (kw // 2, (kw - 1) // 2), (0, 0)])
+  swapped = tf.transpose(kernel, [0, 1, 3, 2])
+  d_inputs = tf.nn.conv2d(padded, swapped, stride, "VALID")
+  d_swapped = tf.compat.v1.nn.conv2d_backprop_filter(
+      padded, tf.shape(swapped), inputs, [1, stride, stride, 1], "VALID")
+  return d_inputs, tf.transpose(d_swapped, [0, 1, 3, 2])
+
+
+def subpixel_up_convolve(inputs, kernel, stride):
+  """`subpixel_phases`, differentiated by `transposed_gradients`."""
+
+  @tf.custom_gradient
+  def up_convolve(inputs, kernel):
+    def gradient(d_outputs):
+      return transposed_gradients(d_outputs, inputs, kernel, stride)
+    return subpixel_phases(inputs, kernel, stride), gradient
+
+  return up_convolve(inputs, tf.convert_to_tensor(kernel))
 
 
 class SignalConv2D(tfc.SignalConv2D):
