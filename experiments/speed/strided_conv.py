@@ -6,11 +6,15 @@ The analysis transform's 5x5 stride-2 correlations ("same_zeros" padding:
 space-to-depth by 2 and a 3x3 stride-1 correlation with 4x the input
 channels (its kernel holds the 5x5 taps by input phase, 36 taps for 25):
 the mirror of the synthesis's sub-pixel upsampling, a candidate where
-oneDNN's strided data gradient is slow. For each layer shape of the default
-model's analysis at --patch_size crops, batch --batch_size, in each of
---dtypes: the median time of a traced step computing the kernel's gradient
-(and the input's, except for the image), both ways, their ratio and the
-largest output difference. Prints a table and writes JSON.
+oneDNN's strided data gradient is slow; and the library's correlation with
+its data gradient computed as the adjoint upsampling convolution in sub-pixel
+phases (`signal_conv.subpixel_phases`), the other candidate for that. For
+each layer shape of the default model's analysis at --patch_size crops, batch
+--batch_size, in each of --dtypes: the median time of a traced step computing
+the kernel's gradient (and the input's, except for the image), each way,
+the speed-ups over the library's, the largest output difference of
+space-to-depth and the largest gradient difference of the sub-pixel data
+gradient (relative to the largest gradient). Prints a table and writes JSON.
 
   python experiments/speed/strided_conv.py --out experiments/speed/results/strided_conv_avx2.json
 """
@@ -72,6 +76,24 @@ def space_to_depth(x, kernel):
                       "VALID")
 
 
+def subpixel_gradient(x, kernel):
+  """`strided`, its data gradient computed as the adjoint upsampling
+  convolution (in/out-swapped kernel) in sub-pixel phases, cropped to x."""
+
+  @tf.custom_gradient
+  def correlate(x, kernel):
+    def gradient(d_outputs):
+      swapped = tf.transpose(kernel, [0, 1, 3, 2])
+      d_x = signal_conv.subpixel_phases(d_outputs, swapped, 2)
+      d_kernel = tf.compat.v1.nn.conv2d_backprop_filter(
+          tf.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)]), tf.shape(kernel),
+          d_outputs, [1, 2, 2, 1], "VALID")
+      return d_x[:, :x.shape[1], :x.shape[2]], d_kernel
+    return strided(x, kernel), gradient
+
+  return correlate(x, kernel)
+
+
 def step_time(correlate, x, kernel):
   """Median time of forward + backward; the image (3 channels) needs no
   gradient, as in training."""
@@ -96,12 +118,27 @@ def measure(dtype, channels_in, channels_out, size):
   difference = tf.reduce_max(tf.abs(
       tf.cast(strided(x, kernel), tf.float32)
       - tf.cast(space_to_depth(x, kernel), tf.float32)))
+  gradients = []
+  for correlate in (strided, subpixel_gradient):
+    with tf.GradientTape() as tape:
+      tape.watch([x, kernel])
+      loss = tf.reduce_sum(tf.cast(correlate(x, kernel), tf.float32) ** 2)
+    gradients.append(tape.gradient(loss, [x, kernel]))
+  gradient_difference = max(
+      float(tf.reduce_max(tf.abs(tf.cast(a - b, tf.float32)))
+            / tf.reduce_max(tf.abs(tf.cast(b, tf.float32))))
+      for a, b in zip(gradients[1], gradients[0]))
   times = {name: step_time(f, x, kernel) for name, f in
-           (("strided", strided), ("space_to_depth", space_to_depth))}
+           (("strided", strided), ("space_to_depth", space_to_depth),
+            ("subpixel_gradient", subpixel_gradient))}
   return dict(dtype=dtype, channels=[channels_in, channels_out], size=size,
               strided_s=times["strided"],
               space_to_depth_s=times["space_to_depth"],
+              subpixel_gradient_s=times["subpixel_gradient"],
               speedup=times["strided"] / times["space_to_depth"],
+              subpixel_gradient_speedup=(times["strided"]
+                                         / times["subpixel_gradient"]),
+              subpixel_gradient_relative_difference=gradient_difference,
               max_difference=float(difference))
 
 
@@ -116,12 +153,16 @@ def main(argv):
           for dtype in FLAGS.dtypes
           for channels_in, channels_out, fraction in LAYERS]
   print(f"{'dtype':<9} {'channels':>9} {'input':>6} {'strided ms':>11} "
-        f"{'s2d ms':>8} {'speed-up':>9} {'max diff':>9}")
+        f"{'s2d ms':>8} {'speed-up':>9} {'max diff':>9} "
+        f"{'sub-pixel dx ms':>16} {'speed-up':>9} {'grad diff':>9}")
   for r in rows:
     print(f"{r['dtype']:<9} {'%d>%d' % tuple(r['channels']):>9} "
           f"{r['size']:>6} {1e3 * r['strided_s']:>11.1f} "
           f"{1e3 * r['space_to_depth_s']:>8.1f} {r['speedup']:>9.2f} "
-          f"{r['max_difference']:>9.1e}")
+          f"{r['max_difference']:>9.1e} "
+          f"{1e3 * r['subpixel_gradient_s']:>16.1f} "
+          f"{r['subpixel_gradient_speedup']:>9.2f} "
+          f"{r['subpixel_gradient_relative_difference']:>9.1e}")
   out = os.path.join(REPO, FLAGS.out)
   os.makedirs(os.path.dirname(out), exist_ok=True)
   with open(out, "w", encoding="utf-8") as f:
