@@ -12,17 +12,18 @@ equivalent (experiments/speed/README.md has the measurements):
 * An upsampling convolution (`strides_up`) runs as `conv2d_transpose`,
   whose CPU kernel is slower than a plain correlation. Upsampling by s
   with a k x k kernel is s*s correlations of the input with sub-kernels
-  (every s-th tap), one per output phase: `subpixel_up_convolve` computes
-  them as one correlation with s*s times the output channels, then
-  interleaves the phases with `depth_to_space`. Its gradient is not taken
-  through that correlation, whose s*s sub-kernels hold zero taps (36 for
-  25 at 5x5, stride 2), but computed as `conv2d_transpose`'s: a strided
-  correlation and its filter gradient, about 30 % fewer multiplications.
+  (every s-th tap), one per output phase: `subpixel_phases` computes them
+  as one correlation with s*s times the output channels, then interleaves
+  the phases with `depth_to_space`. `subpixel_up_convolve` does not take
+  its gradient through that correlation, whose s*s sub-kernels hold zero
+  taps (36 for 25 at 5x5, stride 2), but as `conv2d_transpose`'s: a
+  strided correlation and its filter gradient, about 30 % fewer
+  multiplications.
 * A correlation with explicit zero padding (tfc's "same_zeros") misses
   oneDNN's bfloat16 kernels; `tf.pad` then a "VALID" correlation runs on
   them (and gives the same float32 results).
 
-Outputs equal tfc's up to float rounding (tests/test_signal_conv.py).
+Outputs and gradients equal tfc's up to float rounding (tests/test_signal_conv.py).
 """
 
 import numpy as np
