@@ -9,9 +9,7 @@ fraction of the full file's, and writes JSON.
   python experiments/speed/serving_layers.py
 """
 
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, REPO)
 
 # pylint: disable=wrong-import-position
-from tfvrc import cpu, io, zoo
+from tfvrc import io, zoo
 from tfvrc.serving import signatures
 import timing
 
@@ -57,15 +55,10 @@ def main(argv):
   for row in rows:
     print(f"{row['rate']:>6} {row['analyze_s']:>12.3f} "
           f"{row['analyze_s'] / rows[-1]['analyze_s']:>7.2f}")
-  out = os.path.join(REPO, FLAGS.out)
-  os.makedirs(os.path.dirname(out), exist_ok=True)
-  with open(out, "w", encoding="utf-8") as f:
-    json.dump({"model": codec.codec_name, "image": os.path.basename(
-        FLAGS.image), "cpu": cpu.field("model name"),
-               "machine": platform.machine(), "cpus": os.cpu_count(),
-               "load_average_at_start": load_average, "runs": FLAGS.runs,
-               "export_s": export_s, "rows": rows}, f, indent=2)
-  print(f"Wrote {out}")
+  timing.write_results(os.path.join(REPO, FLAGS.out), load_average,
+                       model=codec.codec_name,
+                       image=os.path.basename(FLAGS.image), runs=FLAGS.runs,
+                       export_s=export_s, rows=rows)
 
 
 if __name__ == "__main__":

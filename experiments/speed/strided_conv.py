@@ -19,9 +19,7 @@ gradient (relative to the largest gradient). Prints a table and writes JSON.
   python experiments/speed/strided_conv.py --out experiments/speed/results/strided_conv_avx2.json
 """
 
-import json
 import os
-import platform
 import sys
 
 from absl import app
@@ -163,14 +161,8 @@ def main(argv):
           f"{1e3 * r['subpixel_gradient_s']:>16.1f} "
           f"{r['subpixel_gradient_speedup']:>9.2f} "
           f"{r['subpixel_gradient_relative_difference']:>9.1e}")
-  out = os.path.join(REPO, FLAGS.out)
-  os.makedirs(os.path.dirname(out), exist_ok=True)
-  with open(out, "w", encoding="utf-8") as f:
-    json.dump({"cpu": cpu.field("model name"), "machine": platform.machine(),
-               "cpus": os.cpu_count(), "load_average_at_start": load_average,
-               "batch_size": FLAGS.batch_size, "runs": FLAGS.runs,
-               "rows": rows}, f, indent=2)
-  print(f"Wrote {out}")
+  timing.write_results(os.path.join(REPO, FLAGS.out), load_average,
+                       batch_size=FLAGS.batch_size, runs=FLAGS.runs, rows=rows)
 
 
 if __name__ == "__main__":

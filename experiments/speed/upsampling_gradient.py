@@ -16,9 +16,7 @@ transposed, interleaved (--step_runs each), and their ratio. Prints both tables 
   python experiments/speed/upsampling_gradient.py --out experiments/speed/results/upsampling_gradient_avx2.json
 """
 
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -121,7 +119,8 @@ def trainer_steps(dtype):
       model.hyperprior_codec.rounded_synthesis_input = True
       model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
       steps[name] = tf.function(model.train_step)
-      steps[name](x)  # traced here, with this way swapped in
+      for _ in range(2):  # traced here, with this way swapped in; the
+        steps[name](x)    # optimizer makes its slots at the first step
   finally:
     signal_conv.subpixel_up_convolve = library
     tf.keras.mixed_precision.set_global_policy("float32")
@@ -161,15 +160,10 @@ def main(argv):
           f"{step['medians_s']['through_phases']:.3f} s, transposed "
           f"{step['medians_s']['transposed']:.3f} s, speed-up "
           f"{step['speedup']:.2f}")
-  out = os.path.join(REPO, FLAGS.out)
-  os.makedirs(os.path.dirname(out), exist_ok=True)
-  with open(out, "w", encoding="utf-8") as f:
-    json.dump({"cpu": cpu.field("model name"), "machine": platform.machine(),
-               "cpus": os.cpu_count(), "load_average_at_start": load_average,
-               "patch_size": FLAGS.patch_size,
-               "batch_size": FLAGS.batch_size, "runs": FLAGS.runs,
-               "layers": rows, "trainer_steps": steps}, f, indent=2)
-  print(f"Wrote {out}")
+  timing.write_results(os.path.join(REPO, FLAGS.out), load_average,
+                       patch_size=FLAGS.patch_size,
+                       batch_size=FLAGS.batch_size, runs=FLAGS.runs,
+                       layers=rows, trainer_steps=steps)
 
 
 if __name__ == "__main__":
