@@ -96,15 +96,8 @@ def step_time(correlate, x, kernel):
   """Median time of forward + backward; the image (3 channels) needs no
   gradient, as in training."""
   sources = [kernel] if x.shape[-1] == 3 else [kernel, x]
-
-  @tf.function
-  def step():
-    with tf.GradientTape() as tape:
-      tape.watch(sources)
-      loss = tf.reduce_sum(tf.cast(correlate(x, kernel), tf.float32) ** 2)
-    return tape.gradient(loss, sources)
-
-  return timing.median_time(lambda: [g.numpy() for g in step()], FLAGS.runs)
+  return timing.gradient_time(lambda: correlate(x, kernel), sources,
+                              FLAGS.runs)
 
 
 def measure(dtype, channels_in, channels_out, size):
@@ -116,12 +109,8 @@ def measure(dtype, channels_in, channels_out, size):
   difference = tf.reduce_max(tf.abs(
       tf.cast(strided(x, kernel), tf.float32)
       - tf.cast(space_to_depth(x, kernel), tf.float32)))
-  gradients = []
-  for correlate in (strided, subpixel_gradient):
-    with tf.GradientTape() as tape:
-      tape.watch([x, kernel])
-      loss = tf.reduce_sum(tf.cast(correlate(x, kernel), tf.float32) ** 2)
-    gradients.append(tape.gradient(loss, [x, kernel]))
+  gradients = [timing.squared_gradients(lambda c=c: c(x, kernel), [x, kernel])
+               for c in (strided, subpixel_gradient)]
   gradient_difference = max(
       float(tf.reduce_max(tf.abs(tf.cast(a - b, tf.float32)))
             / tf.reduce_max(tf.abs(tf.cast(b, tf.float32))))

@@ -6,6 +6,8 @@ import platform
 import statistics
 import time
 
+import tensorflow as tf
+
 from tfvrc import cpu
 
 
@@ -19,6 +21,23 @@ def median_time(function, runs):
     function()
     times.append(time.perf_counter() - start)
   return statistics.median(times)
+
+
+def squared_gradients(function, sources):
+  """Gradients with respect to `sources` of the float32 sum of squares of
+  `function()`: a forward and backward pass, as a training step has."""
+  with tf.GradientTape() as tape:
+    tape.watch(sources)
+    output = tf.cast(function(), tf.float32)
+    loss = tf.reduce_sum(output * output)
+  return tape.gradient(loss, sources)
+
+
+def gradient_time(function, sources, runs):
+  """`median_time` of `squared_gradients`, traced."""
+  step = tf.function(lambda: squared_gradients(function, sources),
+                     autograph=False)
+  return median_time(lambda: [g.numpy() for g in step()], runs)
 
 
 def write_results(path, load_average, **results):

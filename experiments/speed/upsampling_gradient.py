@@ -71,18 +71,6 @@ WAYS = (("through_phases", signal_conv.subpixel_phases),
         ("tfc_conv2d_transpose", tfc_transpose))
 
 
-def layer_time(up_convolve, x, kernel, stride):
-  @tf.function
-  def step():
-    with tf.GradientTape() as tape:
-      tape.watch([x, kernel])
-      y = tf.cast(up_convolve(x, kernel, stride), tf.float32)
-      loss = tf.reduce_sum(y * y)
-    return tape.gradient(loss, [x, kernel])
-
-  return timing.median_time(lambda: [g.numpy() for g in step()], FLAGS.runs)
-
-
 def measure_layer(dtype, transform, channels_in, channels_out, support, stride,
                   fraction):
   rng = np.random.default_rng(0)
@@ -95,7 +83,8 @@ def measure_layer(dtype, transform, channels_in, channels_out, support, stride,
              channels=[channels_in, channels_out], kernel=support,
              stride=stride, size=size)
   for name, up_convolve in WAYS:
-    row[name + "_s"] = layer_time(up_convolve, x, kernel, stride)
+    row[name + "_s"] = timing.gradient_time(
+        lambda f=up_convolve: f(x, kernel, stride), [x, kernel], FLAGS.runs)
   row["speedup"] = row["through_phases_s"] / row["transposed_s"]
   return row
 
