@@ -108,8 +108,10 @@ def trainer_steps(dtype):
       model.hyperprior_codec.rounded_synthesis_input = True
       model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
       steps[name] = tf.function(model.train_step)
-      for _ in range(2):  # traced here, with this way swapped in; the
-        steps[name](x)    # optimizer makes its slots at the first step
+      # Traced here, with this way swapped in; the optimizer makes its
+      # slots at the first step, so the second is the first ordinary one.
+      for _ in range(2):
+        steps[name](x)
   finally:
     signal_conv.subpixel_up_convolve = library
     tf.keras.mixed_precision.set_global_policy("float32")

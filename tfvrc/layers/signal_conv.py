@@ -23,7 +23,8 @@ equivalent (experiments/speed/README.md has the measurements):
   oneDNN's bfloat16 kernels; `tf.pad` then a "VALID" correlation runs on
   them (and gives the same float32 results).
 
-Outputs and gradients equal tfc's up to float rounding (tests/test_signal_conv.py).
+Outputs and gradients equal tfc's up to float rounding
+(tests/test_signal_conv.py).
 """
 
 import numpy as np
