@@ -49,6 +49,11 @@ flags.DEFINE_bool("reuse_codecs", False, "Read a classical codec's results "
                   "from --out instead of running it again, when its CSV has "
                   "the same images and settings (e.g. to re-run only the "
                   "model after new weights).")
+flags.DEFINE_bool("reuse_model", False, "Read the model's results from --out "
+                  "instead of coding again, when its CSV has the same images "
+                  "and rates and its JSON the same name, steps and weights "
+                  "digest (e.g. written there by `tfvrc eval -o --csv` of "
+                  "the same weights).")
 
 # CompressAI's 8-bit-decoded run: PSNR on the rounded image, as ours.
 PUBLISHED = {
@@ -63,18 +68,18 @@ def from_repo(path):
   return os.path.normpath(os.path.join(REPO, path))
 
 
-def reusable(out, codec, images):
-  """The codec's saved results if they cover these images and its sweep,
-  made with the same settings and tool version (its description)."""
-  stem = os.path.join(out, codec.name)
+def reusable(out, name, description, setting_key, settings, images):
+  """Saved results NAME.json/.csv in `out` if they cover these images at
+  these settings and their description starts with `description` (the
+  settings and tool version, or the model's weights)."""
+  stem = os.path.join(out, name)
   if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".csv")):
     return None
   results = evaluate.read_results(stem + ".json")
   with open(stem + ".csv", encoding="utf-8") as f:
-    done = {(r["image"], float(r["quality"])) for r in csv.DictReader(f)}
-  wanted = {(name, float(q)) for name, _ in images for q in codec.qualities}
-  same = (done == wanted
-          and results["description"].startswith(codec.description()))
+    done = {(r["image"], float(r[setting_key])) for r in csv.DictReader(f)}
+  wanted = {(image, float(s)) for image, _ in images for s in settings}
+  same = (done == wanted and results["description"].startswith(description))
   return results if same else None
 
 
@@ -139,7 +144,9 @@ def run():
 
   benched = []
   for codec in selected:
-    results = reusable(out, codec, images) if FLAGS.reuse_codecs else None
+    results = (reusable(out, codec.name, codec.description(), "quality",
+                        codec.qualities, images)
+               if FLAGS.reuse_codecs else None)
     if results:
       print(f"{codec.name}: reusing {out}/{codec.name}.json\n")
     else:
@@ -148,10 +155,17 @@ def run():
     benched.append(results)
 
   model = zoo.load(FLAGS.model)
-  results, rows = evaluate.evaluate_model(
-      model, images, evaluate.model_rates(model, steps=FLAGS.rate_steps),
-      progress=FLAGS.progress)
-  save(out, results, rows)
+  rates = evaluate.model_rates(model, steps=FLAGS.rate_steps)
+  results = (reusable(out, model.codec_name,
+                      evaluate.describe_model(model, len(images)), "rate",
+                      rates, images)
+             if FLAGS.reuse_model else None)
+  if results:
+    print(f"{model.codec_name}: reusing {out}/{model.codec_name}.json\n")
+  else:
+    results, rows = evaluate.evaluate_model(model, images, rates,
+                                            progress=FLAGS.progress)
+    save(out, results, rows)
 
   curves = [results] + benched + published
   for name, metric in (("rd.png", "psnr-rgb"), ("rd-msssim.png",
