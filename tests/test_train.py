@@ -206,6 +206,49 @@ def test_mixed_quantization_is_refused_without_a_hyperprior_codec(
                    f"--data={image_folder(tmp_path / 'images')}")
 
 
+def test_lmbda_power_weights_each_crop_by_its_lambda(parse_flags):
+  parse_flags(*TINY, "--model=gained", "--lmbdas=0.001,0.01,0.1",
+              "--lmbda_power=0.5")
+  model = train.create_model()
+  np.testing.assert_allclose(
+      model.loss_weights(tf.constant([0., 1., 2., 1.5])).numpy(),
+      [10 ** 0.5, 1., 10 ** -0.5, 10 ** -0.25], rtol=1e-5)
+
+
+def test_a_crop_weighted_by_lmbda_power_steers_the_step_so_much_less(
+    parse_flags):
+  """With every crop at lambda = 10x the default's and power 1, the loss's
+  gradient, so a plain SGD step, is a tenth of the unweighted one."""
+  x = tf.constant(random_image(32, 32, seed=3)[None].repeat(2, 0),
+                  tf.float32)
+  steps, start = [], None
+  for power in ("0", "1"):
+    parse_flags(*TINY, "--model=gained", "--lmbdas=0.001,0.01,0.1",
+                f"--lmbda_power={power}")
+    model = train.create_model()
+    model.compile(optimizer=tf.keras.optimizers.SGD(1e-3))
+    model.sample_rates = lambda batch_size: tf.fill([batch_size], 2.)
+    start = start or model.get_weights()
+    model.set_weights(start)
+    before = [v.numpy() for v in model.trainable_variables]
+    tf.random.set_seed(6)  # the same noise in both steps
+    model.train_step(x)
+    steps.append(np.concatenate([(v.numpy() - b).ravel() for v, b in zip(
+        model.trainable_variables, before)]))
+  assert np.abs(steps[0]).max() > 0
+  np.testing.assert_allclose(steps[1], steps[0] / 10, rtol=1e-3,
+                             atol=1e-6 * np.abs(steps[0]).max())
+
+
+@pytest.mark.parametrize("model", ["hyperprior", "scalable_rnn"])
+def test_lmbda_power_is_refused_without_a_lambda_per_crop(model, parse_flags):
+  parse_flags(*[f for f in TINY if "latent_depth" not in f],
+              f"--model={model}", "--lmbda_power=0.5")
+  with pytest.raises(app.UsageError, match="--lmbda_power does not apply "
+                     f"to --model={model}"):
+    train.create_model()
+
+
 @pytest.mark.slow
 def test_a_checkpoint_of_another_model_is_refused(tmp_path, run_in_process):
   """Keras would restore the variables that match and keep the others; a

@@ -106,6 +106,10 @@ flags.DEFINE_enum("quantization", "noise", ["noise", "mixed"], "What the "
                   "rounded as the coder rounds it, with straight-through "
                   "gradients; the rate is the noisy y's either way. Families "
                   "with a hyperprior codec.")
+flags.DEFINE_float("lmbda_power", 0., "Variable-rate families: weight each "
+                   "crop's loss by (lambda / lambda at the default rate) ** "
+                   "-POWER, so that the low rates steer the shared weights "
+                   "too; 0: the plain mean.", lower_bound=0.)
 flags.DEFINE_bool("mixed_precision", False, "bfloat16 compute (CPU) / "
                   "float16 (GPU) for the transforms.")
 flags.DEFINE_bool("jit", False, "XLA-compile the training step.")
@@ -301,6 +305,13 @@ def create_model():
       raise app.UsageError(f"--quantization=mixed does not apply to --model="
                            f"{FLAGS.model} (no hyperprior codec)")
     model.hyperprior_codec.rounded_synthesis_input = True
+  if FLAGS.lmbda_power:
+    low, high = model.rate_range
+    if low == high or model.max_layers > 1:
+      raise app.UsageError(f"--lmbda_power does not apply to --model="
+                           f"{FLAGS.model} (it trains one lambda per crop "
+                           f"only in a variable-rate family)")
+    model.lmbda_power = FLAGS.lmbda_power
   if FLAGS.init_from:
     zoo.init_from(model, FLAGS.init_from)
   model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate()),

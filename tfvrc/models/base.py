@@ -97,6 +97,21 @@ class CompressionModel(tf.keras.Model):
     trains only part of itself (all of them are saved either way)."""
     return self.trainable_variables
 
+  # Exponent of the training loss weights (`loss_weights`); the trainer's
+  # --lmbda_power sets it. 0: the papers' plain mean over the batch.
+  lmbda_power = 0.
+
+  def loss_weights(self, rate):
+    """Each crop's weight in a training step: (lambda / lambda at the default
+    rate) ** -lmbda_power. The RD loss grows with lambda, so under the plain
+    mean the high rates steer the shared weights almost alone
+    (experiments/default_model/level_gradients.py); a positive power evens
+    that out."""
+    if not self.lmbda_power:
+      return tf.ones_like(rate)
+    reference = self.lmbda(tf.constant([self.default_rate]))
+    return (self.lmbda(rate) / reference) ** -self.lmbda_power
+
   def training_batch(self, x):
     """(images, rates) a training step optimises: by default each image at
     one rate drawn by `sample_rates`."""
@@ -148,7 +163,7 @@ class CompressionModel(tf.keras.Model):
       bpp, mse, loss = self.rd_terms(x, rate, training=True)
       # Keras sums gradients over replicas, so each replica takes its share.
       replicas = tf.distribute.get_strategy().num_replicas_in_sync
-      scaled_loss = tf.reduce_mean(loss) / replicas
+      scaled_loss = tf.reduce_mean(loss * self.loss_weights(rate)) / replicas
     variables = self.trained_variables()
     gradients = tape.gradient(scaled_loss, variables)
     self.optimizer.apply_gradients(zip(gradients, variables))
