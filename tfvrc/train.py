@@ -309,8 +309,8 @@ def create_model():
     low, high = model.rate_range
     if low == high or model.max_layers > 1:
       raise app.UsageError(f"--lmbda_power does not apply to --model="
-                           f"{FLAGS.model} (it trains one lambda per crop "
-                           f"only in a variable-rate family)")
+                           f"{FLAGS.model} (its crops all train at the same "
+                           f"lambdas)")
     model.lmbda_power = FLAGS.lmbda_power
   if FLAGS.init_from:
     zoo.init_from(model, FLAGS.init_from)
