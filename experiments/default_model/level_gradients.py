@@ -38,7 +38,7 @@ flags.DEFINE_string("model", "gained-mse", "Zoo name or weights file of a "
 flags.DEFINE_string("data", "../shared/data/train", "Training images.")
 flags.DEFINE_integer("patch_size", 256, "Crop size.")
 flags.DEFINE_integer("batch_size", 8, "Crops per batch.")
-flags.DEFINE_integer("batches", 2, "Batches, the same for every level.",
+flags.DEFINE_integer("batches", 4, "Batches, the same for every level.",
                      lower_bound=1)
 flags.DEFINE_enum("quantization", "mixed", ["noise", "mixed"], "The "
                   "synthesis' input, as the trainer's flag.")
