@@ -109,7 +109,7 @@ class CompressionModel(tf.keras.Model):
     that out."""
     if not self.lmbda_power:
       return tf.ones_like(rate)
-    reference = self.lmbda(tf.constant([self.default_rate]))
+    reference = self.lmbda(tf.constant([self.default_rate], tf.float32))
     return (self.lmbda(rate) / reference) ** -self.lmbda_power
 
   def training_batch(self, x):
