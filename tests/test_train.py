@@ -241,7 +241,8 @@ def test_a_crop_weighted_by_lmbda_power_steers_the_step_so_much_less(
 
 
 @pytest.mark.parametrize("model", ["hyperprior", "scalable_rnn"])
-def test_lmbda_power_is_refused_without_a_lambda_per_crop(model, parse_flags):
+def test_lmbda_power_is_refused_where_crops_share_their_lambdas(
+    model, parse_flags):
   parse_flags(*[f for f in TINY if "latent_depth" not in f],
               f"--model={model}", "--lmbda_power=0.5")
   with pytest.raises(app.UsageError, match="--lmbda_power does not apply "
