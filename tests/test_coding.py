@@ -7,9 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from tfvrc import bitstream, coding, io
+from tfvrc import bitstream, coding
 from conftest import ROOT, random_image
 
 

@@ -8,7 +8,6 @@ import tensorflow as tf
 from conftest import random_image
 from tfvrc import bitstream
 from tfvrc import coding
-from tfvrc import io
 from tfvrc import models
 from tfvrc import zoo
 from tfvrc.layers import modulation
