@@ -53,6 +53,39 @@ def test_save_and_load_round_trip(baseline, tmp_path):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_publish_counts_the_history_of_a_continued_run(tmp_path):
+  """A run that trained a model further becomes an entry with the tables of
+  its own weights, and the steps and notes of both runs."""
+  model = models.create("gained", lmbdas=[0.001, 0.01], num_filters=8,
+                        latent_depth=8)
+  zoo.save(model, str(tmp_path / "before"), steps=1000, notes="first run")
+  model.trainable_weights[0].assign_add(
+      tf.fill(model.trainable_weights[0].shape, 0.01))
+  zoo.save(model, str(tmp_path / "run"), steps=250, notes="--seed=2")
+  run = zoo.load(str(tmp_path / "run.npz"))  # tables from the search
+  path = zoo.publish(str(tmp_path / "run.npz"), str(tmp_path / "entry.npz"),
+                     continues=str(tmp_path / "before.npz"))
+  entry = zoo.load(path)
+  assert entry.meta["steps"] == 1250
+  assert entry.meta["notes"] == (
+      "first run; then 250 steps more from step 1,000: --seed=2")
+  assert entry.digest == run.digest
+  with np.load(path) as f:
+    tables = {k[len("table_"):]: f[k] for k in f.files
+              if k.startswith("table_")}
+  assert tables.keys() == run.model.coder_tables().keys()
+  for key, value in run.model.coder_tables().items():
+    np.testing.assert_array_equal(tables[key], value)
+  alone = zoo.load(zoo.publish(str(tmp_path / "run.npz"),
+                               str(tmp_path / "alone.npz")))
+  assert (alone.meta["steps"], alone.meta["notes"]) == (250, "--seed=2")
+  (tmp_path / "junk.npz").write_bytes(b"not a zip")
+  with pytest.raises(ValueError, match="not a tfvrc weights file"):
+    zoo.publish(str(tmp_path / "run.npz"), str(tmp_path / "bad.npz"),
+                continues=str(tmp_path / "junk.npz"))
+  assert not (tmp_path / "bad.npz").exists()
+
+
 def test_keyed_files_load_whatever_the_order(tmp_path):
   """Weights are found by name: a file whose arrays are stored in another
   order loads the same weights (its digest follows the file's order)."""

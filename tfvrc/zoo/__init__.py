@@ -85,17 +85,26 @@ def save(model, path, steps, notes="", tables=None):
                       **arrays)
 
 
-def publish(weights_path, name):
-  """Adds a trained weights file to the zoo as `name`, with its coder tables.
+def publish(weights_path, destination, continues=None):
+  """Writes a trained weights file as a zoo entry with its coder tables:
+  `destination` is a zoo name or an `.npz` path. Returns the entry's path.
 
   The tables are built from the float16 weights every user loads, so
-  encoder and decoder share them exactly.
+  encoder and decoder share them exactly. `continues`: the weights file the
+  run started from (`--init_from`), when it trained that model further; the
+  entry's steps then count both, and its notes tell both histories.
   """
   codec = load_file(weights_path)
-  meta = codec.meta
-  save(codec.model, path_of(name), meta["steps"], meta["notes"],
-       tables=codec.model.coder_tables())
-  return path_of(name)
+  steps, notes = codec.meta["steps"], codec.meta["notes"]
+  if continues:
+    before = _read(continues)[0]
+    notes = (f"{before['notes']}; then {steps:,} steps more from step "
+             f"{before['steps']:,}: {notes}")
+    steps += before["steps"]
+  path = (destination if destination.endswith(".npz")
+          else path_of(destination))
+  save(codec.model, path, steps, notes, tables=codec.model.coder_tables())
+  return path
 
 
 def read_meta(path):
