@@ -58,7 +58,7 @@ def test_publish_counts_the_history_of_a_continued_run(tmp_path):
   its own weights, and the steps and notes of both runs."""
   model = models.create("gained", lmbdas=[0.001, 0.01], num_filters=8,
                         latent_depth=8)
-  zoo.save(model, str(tmp_path / "before"), steps=1000, notes="first run")
+  zoo.save(model, str(tmp_path / "before"), steps=1000, notes="first run.")
   model.trainable_weights[0].assign_add(
       tf.fill(model.trainable_weights[0].shape, 0.01))
   zoo.save(model, str(tmp_path / "run"), steps=250, notes="--seed=2")

@@ -98,7 +98,8 @@ def publish(weights_path, destination, continues=None):
   steps, notes = codec.meta["steps"], codec.meta["notes"]
   if continues:
     before = _read(continues)[0]
-    notes = (f"{before['notes']}; then {steps:,} steps more from step "
+    earlier = before["notes"].rstrip(".")
+    notes = (f"{earlier}; then {steps:,} steps more from step "
              f"{before['steps']:,}: {notes}")
     steps += before["steps"]
   path = (destination if destination.endswith(".npz")
