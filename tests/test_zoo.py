@@ -79,6 +79,12 @@ def test_publish_counts_the_history_of_a_continued_run(tmp_path):
   alone = zoo.load(zoo.publish(str(tmp_path / "run.npz"),
                                str(tmp_path / "alone.npz")))
   assert (alone.meta["steps"], alone.meta["notes"]) == (250, "--seed=2")
+  shipped = zoo.read_meta(zoo.path_of(zoo.DEFAULT_MODEL))
+  by_name = zoo.read_meta(zoo.publish(str(tmp_path / "run.npz"),
+                                      str(tmp_path / "by_name.npz"),
+                                      continues=zoo.DEFAULT_MODEL))
+  assert by_name["steps"] == shipped["steps"] + 250
+  assert by_name["notes"].endswith("--seed=2")
   (tmp_path / "junk.npz").write_bytes(b"not a zip")
   with pytest.raises(ValueError, match="not a tfvrc weights file"):
     zoo.publish(str(tmp_path / "run.npz"), str(tmp_path / "bad.npz"),

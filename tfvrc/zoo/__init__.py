@@ -90,14 +90,16 @@ def publish(weights_path, destination, continues=None):
   `destination` is a zoo name or an `.npz` path. Returns the entry's path.
 
   The tables are built from the float16 weights every user loads, so
-  encoder and decoder share them exactly. `continues`: the weights file the
-  run started from (`--init_from`), when it trained that model further; the
-  entry's steps then count both, and its notes tell both histories.
+  encoder and decoder share them exactly. `continues`: the weights file (or
+  zoo name) the run started from (`--init_from`), when it trained that model
+  further; the entry's steps then count both, and its notes tell both
+  histories.
   """
   codec = load_file(weights_path)
   steps, notes = codec.meta["steps"], codec.meta["notes"]
   if continues:
-    before = _read(continues)[0]
+    before = _read(path_of(continues) if continues in names()
+                   else continues)[0]
     earlier = before["notes"].rstrip(".")
     notes = (f"{earlier}; then {steps:,} steps more from step "
              f"{before['steps']:,}: {notes}")
