@@ -13,6 +13,7 @@ seconds-long table search). Files written before weights were keyed
 the order the file stores them, so it never changes when code is reorganised.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -98,37 +99,49 @@ def publish(weights_path, destination, continues=None):
   codec = load_file(weights_path)
   steps, notes = codec.meta["steps"], codec.meta["notes"]
   if continues:
-    before = _read(path_of(continues) if continues in names()
-                   else continues)[0]
+    before = read_meta(_entry_path(continues))
     earlier = before["notes"].rstrip(".")
     notes = (f"{earlier}; then {steps:,} steps more from step "
              f"{before['steps']:,}: {notes}")
     steps += before["steps"]
-  path = (destination if destination.endswith(".npz")
-          else path_of(destination))
+  path = _entry_path(destination)
   save(codec.model, path, steps, notes, tables=codec.model.coder_tables())
   return path
 
 
+def _entry_path(name_or_path):
+  """An `.npz` path as it is, else the zoo entry of that name."""
+  return (name_or_path if name_or_path.endswith(".npz")
+          else path_of(name_or_path))
+
+
+@contextlib.contextmanager
+def _opened(path):
+  """The weights file's arrays (`np.load`); a file that cannot be read as
+  one is a ValueError naming it."""
+  try:
+    with np.load(path) as f:
+      yield f
+  except (OSError, ValueError, KeyError) as e:
+    raise ValueError(f"{path} is not a tfvrc weights file ({e})") from e
+
+
 def read_meta(path):
-  with np.load(path) as f:
+  with _opened(path) as f:
     return json.loads(str(f["meta"]))
 
 
 def _read(path):
   """(meta, {key or position: weight array} in file order, coder tables) of
   a weights file."""
-  try:
-    with np.load(path) as f:
-      meta = json.loads(str(f["meta"]))
-      weights = {(k[len(KEY_PREFIX):] if k.startswith(KEY_PREFIX)
-                  else int(k[1:])): f[k]
-                 for k in f.files
-                 if k.startswith(KEY_PREFIX) or _POSITIONAL.match(k)}
-      tables = {k[len("table_"):]: f[k] for k in f.files
-                if k.startswith("table_")}
-  except (OSError, ValueError, KeyError) as e:
-    raise ValueError(f"{path} is not a tfvrc weights file ({e})") from e
+  with _opened(path) as f:
+    meta = json.loads(str(f["meta"]))
+    weights = {(k[len(KEY_PREFIX):] if k.startswith(KEY_PREFIX)
+                else int(k[1:])): f[k]
+               for k in f.files
+               if k.startswith(KEY_PREFIX) or _POSITIONAL.match(k)}
+    tables = {k[len("table_"):]: f[k] for k in f.files
+              if k.startswith("table_")}
   return meta, weights, tables
 
 
